@@ -1,0 +1,48 @@
+/* cli.h — the command-line driver's shared pieces: flag parsing, command table, model loading. */
+#ifndef HPK_CLI_H
+#define HPK_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ir.h"
+
+enum cli_kind { CLI_STR, CLI_INT, CLI_DOUBLE, CLI_BOOL };
+
+typedef struct cli_flag {
+    const char *name; /* "--threads" */
+    enum cli_kind kind;
+    void *dst;        /* const char **, long *, double *, bool * */
+    const char *arg;  /* placeholder shown in help ("N"); NULL for CLI_BOOL */
+    const char *help;
+} cli_flag;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *synopsis; /* one line: the arguments */
+    const char *summary;  /* one line: what it does */
+    int (*run)(int argc, char **argv, const struct cli_cmd *self);
+} cli_cmd;
+
+/* Parses argv[1..] (argv[0] is the command name) into flags and up to max_pos positionals. Handles --help
+ * (prints usage, returns -1: the caller exits 0). Returns 0, or 2 after printing a usage error on stderr. */
+int cli_parse(int argc, char **argv, const cli_cmd *cmd, const cli_flag *flags, const char **pos, int max_pos,
+              int *n_pos);
+void cli_usage(FILE *f, const cli_cmd *cmd, const cli_flag *flags);
+/* Prints "hpk <cmd>: <msg>" on stderr and returns the exit status for err's code. */
+int cli_fail(const cli_cmd *cmd, const hpk_err *err);
+
+/* Loads a model file (ONNX) for a command; messages name the file. */
+int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
+
+#define CLI_COMMANDS(X)                                                                                   \
+    X(inspect, "MODEL.onnx [--json]", "ops, params, MACs, inputs/outputs and stages of a model")          \
+    X(run, "MODEL.onnx --input X.npy --output Y.npy [--backend ref|onednn] [--threads N]",               \
+      "run a model on a .npy input")                                                                      \
+    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")
+
+#define CLI_DECLARE(name, syn, sum) int cmd_##name(int argc, char **argv, const cli_cmd *self);
+CLI_COMMANDS(CLI_DECLARE)
+#undef CLI_DECLARE
+
+#endif

@@ -1,0 +1,40 @@
+/* hpk_main.c — the hpk command-line driver: dispatches to the commands of cli.h's table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_cmd commands[] = {
+#define CLI_ENTRY(name, syn, sum) {#name, syn, sum, cmd_##name},
+    CLI_COMMANDS(CLI_ENTRY)
+#undef CLI_ENTRY
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hpk COMMAND [ARGS...]   (hpk COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("hpk 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1, &commands[i]);
+    fprintf(stderr, "hpk: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

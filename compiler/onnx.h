@@ -1,0 +1,28 @@
+/* onnx.h — ONNX import (protobuf-c, hostile-input hardened) and export of hpk's IR. */
+#ifndef HPK_ONNX_H
+#define HPK_ONNX_H
+
+#include "ir.h"
+
+typedef struct onnx_limits {
+    size_t max_file_bytes;     /* 0: default (4 GiB) */
+    int max_nesting;           /* protobuf message nesting bound; 0: default (64) */
+    size_t max_tensor_bytes;   /* one initializer's payload; 0: default (2 GiB) */
+} onnx_limits;
+
+/* Loads an ONNX model file: bounded wire-format scan, protobuf-c unpack, import into the IR (Constant nodes
+ * become initializers, external data only from inside the model's folder), then ir_verify. Every failure
+ * returns a status with a one-line reason naming the file and the node or tensor. alloc may be {0}. */
+int onnx_load(const char *path, hpk_alloc alloc, const onnx_limits *lim, ir_graph **out, hpk_err *err);
+/* The same from memory; base_dir is the folder external data is resolved against (NULL: external data is
+ * refused); name is used in messages. */
+int onnx_load_buffer(const void *buf, size_t n, const char *base_dir, const char *name, hpk_alloc alloc,
+                     const onnx_limits *lim, ir_graph **out, hpk_err *err);
+
+/* Exports the graph at g->opset (13 for graphs hpk built) with names preserved. Internal (ai.hpk) ops are an
+ * error. The file is written to a temporary name in the same folder and renamed into place. */
+int onnx_save(ir_graph *g, const char *path, hpk_err *err);
+/* Serializes to a malloc'd buffer (free with free()). */
+int onnx_save_buffer(ir_graph *g, void **buf, size_t *n, hpk_err *err);
+
+#endif
