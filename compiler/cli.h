@@ -45,4 +45,15 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE
 
+
+/* JSON output helpers */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_shape(FILE *f, const ir_graph *g, const ir_shape *s);
+
+/* A backend by --backend name (NULL: the default); prints a usage error and returns NULL if unknown. */
+struct be_vtable;
+const struct be_vtable *cli_backend(const cli_cmd *cmd, const char *name);
+/* Runs g on one input tensor with backend be; *out receives a malloc'd copy of output 0 (free out->data). */
+int cli_run_graph(ir_graph *g, const struct be_vtable *be, int threads, const hpk_tensor *x, hpk_tensor *out,
+                  hpk_err *err);
 #endif
