@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""models_torch.py — the built models against onnx.checker, ONNX Runtime and torchvision with the same weights.
+
+usage: models_torch.py dump MODEL_DUMP OUTDIR      graphs from tests/unit/model_dump.c, made ONNX here
+       models_torch.py hpk HPK OUTDIR              graphs from `hpk model`, also run by `hpk run --backend ref`
+                                                   and staged by `hpk inspect --json`; plus torchvision's own
+                                                   exports (and ResNet-18) through `hpk inspect` for stages
+
+For each family (and a Fashion-MNIST-shaped 1x28x28 config), at a small input size: the ONNX model passes
+onnx.checker (full_check); BN weights and running statistics are randomized (the same in every copy, so a
+runner that ignores them is caught) and classifier weights scaled up; ONNX Runtime's output must equal
+torchvision's, eval mode, with the ONNX initializers loaded by name into torchvision's state_dict (strict:
+every key, every shape), to 1e-4 absolute and relative to the largest logit, and
+with hpk: `hpk run --backend ref` must equal ONNX Runtime's to 1e-4. The stage tables must name the expected
+torchvision feature blocks. Run with Debian's /usr/bin/python3; ONNX Runtime is onnxruntime-node found through
+NODE_PATH (or .deps/node_modules, or /tmp/ortnpm/node_modules)."""
+import json, os, subprocess, sys, warnings
+
+import numpy as np
+import onnx
+import torch
+import torchvision
+from onnx import helper, numpy_helper
+
+warnings.filterwarnings("ignore")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ORT_RUN = os.path.join(ROOT, "tests", "data", "fixtures", "ort_run.js")
+TOL = 1e-4
+
+# (family, width, classes, input size, input channels, seed)
+CONFIGS = [
+    ("mobilenetv2", 0.5, 10, 64, 3, 1),
+    ("mobilenetv3-small", 0.75, 10, 64, 3, 2),
+    ("mobilenetv3-large", 1.0, 10, 64, 3, 3),
+    ("mobilenetv2", 1.0, 10, 28, 1, 4),
+    ("mobilenetv3-small", 0.5, 7, 28, 1, 5),
+    ("mobilenetv3-large", 0.5, 1000, 97, 3, 6),
+]
+# the outputs of these torchvision feature blocks are stage1..stage5; fc is the flattened pooled vector
+STAGES = {
+    "mobilenetv2": ["features.1", "features.3", "features.6", "features.13", "features.17", "flatten"],
+    "mobilenetv3-small": ["features.0", "features.1", "features.3", "features.8", "features.11", "flatten"],
+    "mobilenetv3-large": ["features.1", "features.3", "features.6", "features.12", "features.15", "flatten"],
+}
+CONSTANTS = {"relu6.min", "relu6.max", "dropout.ratio"}
+
+
+def node_env():
+    env = dict(os.environ)
+    paths = [p for p in env.get("NODE_PATH", "").split(os.pathsep) if p]
+    paths += [os.path.join(ROOT, ".deps", "node_modules"), "/tmp/ortnpm/node_modules"]
+    env["NODE_PATH"] = os.pathsep.join(p for p in paths if os.path.isdir(p))
+    return env
+
+
+def torchvision_model(family, width, classes, in_ch):
+    make = {"mobilenetv2": torchvision.models.mobilenet_v2, "mobilenetv3-small": torchvision.models.mobilenet_v3_small,
+            "mobilenetv3-large": torchvision.models.mobilenet_v3_large}[family]
+    m = make(width_mult=width, num_classes=classes)
+    if in_ch != 3:  # torchvision's stem is hard-wired to 3 channels; hpk's takes any
+        c0 = m.features[0][0]
+        m.features[0][0] = torch.nn.Conv2d(in_ch, c0.out_channels, c0.kernel_size, c0.stride, c0.padding, bias=False)
+    return m.eval()
+
+
+def onnx_from_dump(prefix):
+    """Builds an ONNX model from model_dump's JSON + raw bytes with onnx.helper (not hpk's exporter)."""
+    d = json.load(open(prefix + ".json"))
+    raw = open(prefix + ".bin", "rb").read()
+    inits = []
+    for t in d["initializers"]:
+        assert t["dtype"] == 1, t["name"]
+        a = np.frombuffer(raw, np.float32, t["nbytes"] // 4, t["offset"]).reshape(t["shape"])
+        inits.append(numpy_helper.from_array(a, t["name"]))
+    nodes = []
+    for n in d["nodes"]:
+        attrs = {k: (float(v["f"]) if isinstance(v, dict) else v) for k, v in n["attrs"].items()}
+        nodes.append(helper.make_node(n["op"], n["inputs"], n["outputs"], name=n["name"], **attrs))
+    vi = lambda v: helper.make_tensor_value_info(v["name"], onnx.TensorProto.FLOAT, v["shape"])
+    g = helper.make_graph(nodes, "hpk", [vi(v) for v in d["inputs"]], [vi(v) for v in d["outputs"]], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", d["opset"])], producer_name="hpk")
+    m.ir_version = 8
+    return m, [s["tensor"] for s in d["stages"]], d["initializers"]
+
+
+def randomize(model, seed):
+    """Random BN weight/bias/mean/var, and classifier weights of std 1/sqrt(fan-in) so the logits are O(1) and
+    a 1e-4 tolerance means something; the same wherever this model's initializers go."""
+    rng = np.random.default_rng(seed)
+    for t in model.graph.initializer:
+        leaf = t.name.rsplit(".", 1)[-1]
+        a = numpy_helper.to_array(t)
+        if a.ndim == 2:
+            b = rng.standard_normal(a.shape) / np.sqrt(a.shape[1])
+            t.CopyFrom(numpy_helper.from_array(b.astype(np.float32), t.name))
+            continue
+        if a.ndim != 1 or not any(t.name.endswith(s) for s in (".running_mean", ".running_var", ".weight", ".bias")):
+            continue
+        if not any(n.op_type == "BatchNormalization" and t.name in n.input for n in model.graph.node):
+            continue
+        lo, hi = {"running_mean": (-0.1, 0.1), "running_var": (0.5, 1.5), "weight": (0.5, 1.5), "bias": (-0.1, 0.1)}[leaf]
+        t.CopyFrom(numpy_helper.from_array(rng.uniform(lo, hi, a.shape).astype(np.float32), t.name))
+
+
+def load_into_torch(model, tv):
+    """ONNX initializers into torchvision's state_dict by name: every key present, every shape equal."""
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    sd = tv.state_dict()
+    new = {}
+    for k, v in sd.items():
+        if k.endswith("num_batches_tracked"):
+            new[k] = v
+            continue
+        assert k in inits, f"torchvision key {k} has no ONNX initializer"
+        assert tuple(inits[k].shape) == tuple(v.shape), f"{k}: ONNX {inits[k].shape} vs torchvision {tuple(v.shape)}"
+        new[k] = torch.from_numpy(inits[k].copy())
+    extra = set(inits) - set(sd) - CONSTANTS
+    assert not extra, f"ONNX initializers torchvision does not have: {sorted(extra)[:5]}"
+    tv.load_state_dict(new, strict=True)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def inspect_stages(hpk, path):
+    j = json.loads(run([hpk, "inspect", path, "--json"]))
+    return [(s["name"], s["tensor"], s["stride"]) for s in j["stages"]]
+
+
+def check_config(mode, tool, out, cfg):
+    family, width, classes, size, in_ch, seed = cfg
+    tag = f"{family}_w{width}_c{classes}_{in_ch}x{size}"
+    base = os.path.join(out, tag)
+    if mode == "dump":
+        run([tool, family, str(width), str(classes), str(size), str(in_ch), str(seed), base])
+        model, stages, _ = onnx_from_dump(base)
+    else:
+        run([tool, "model", family, "--width", str(width), "--classes", str(classes), "--input-size", str(size),
+             "--in-channels", str(in_ch), "--seed", str(seed), "-o", base + ".built.onnx"])
+        model = onnx.load(base + ".built.onnx")
+        stages = [t for _, t, _ in inspect_stages(tool, base + ".built.onnx")]
+    assert stages == STAGES[family], f"{tag}: stages {stages}"
+    onnx.checker.check_model(model, full_check=True)
+    randomize(model, seed)
+    path = base + ".onnx"
+    onnx.save(model, path)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    x = np.random.default_rng(100 + seed).standard_normal((2, in_ch, size, size)).astype(np.float32)
+    xp, yo = base + ".x.npy", base + ".ort.npy"
+    np.save(xp, x)
+    run(["node", ORT_RUN, path, xp, yo], env=node_env())
+    y_ort = np.load(yo)
+    tv = torchvision_model(family, width, classes, in_ch)
+    load_into_torch(model, tv)
+    with torch.no_grad():
+        y_tv = tv(torch.from_numpy(x)).numpy()
+    assert y_ort.shape == (2, classes), y_ort.shape
+    d_tv, top = float(np.abs(y_ort - y_tv).max()), float(np.abs(y_tv).max())
+    msg = f"{tag}: |logits| <= {top:.3g}; ORT vs torchvision {d_tv:.2e}"
+    ok = d_tv <= TOL * min(1.0, top)
+    if mode == "hpk":
+        yh = base + ".hpk.npy"
+        run([tool, "run", path, "--input", xp, "--output", yh, "--backend", "ref"])
+        d_hpk = float(np.abs(np.load(yh) - y_ort).max())
+        msg += f"; hpk run (ref) vs ORT {d_hpk:.2e}"
+        ok = ok and d_hpk <= TOL
+        st = inspect_stages(tool, path)
+        want = [(f"stage{k + 1}", t, 2 << k) for k, t in enumerate(STAGES[family][:5])] + [("fc", "flatten", 0)]
+        assert st == want, f"{tag}: hpk inspect stages {st}"
+    print(("ok   " if ok else "FAIL ") + msg)
+    return ok
+
+
+def torchvision_exports(hpk, out):
+    """torchvision's own ONNX exports (BN folded and not): hpk inspect's stage table names its blocks."""
+    torch.manual_seed(0)
+    want_mb = lambda blocks: [f"/features/features.{b}/" for b in blocks]
+    cases = [
+        ("mobilenetv2", torchvision.models.mobilenet_v2(width_mult=0.5, num_classes=10), want_mb([1, 3, 6, 13, 17])),
+        ("mobilenetv3small", torchvision.models.mobilenet_v3_small(num_classes=10), want_mb([0, 1, 3, 8, 11])),
+        ("mobilenetv3large", torchvision.models.mobilenet_v3_large(width_mult=0.75, num_classes=10),
+         want_mb([1, 3, 6, 12, 15])),
+        ("resnet18", torchvision.models.resnet18(num_classes=10), ["/relu/", "/layer1/", "/layer2/", "/layer3/", "/layer4/"]),
+        ("resnet50", torchvision.models.resnet50(num_classes=10), ["/relu/", "/layer1/", "/layer2/", "/layer3/", "/layer4/"]),
+    ]
+    ok = True
+    x = torch.randn(1, 3, 64, 64)
+    for name, m, want in cases:
+        for folded in (True, False):
+            p = os.path.join(out, f"tv_{name}{'' if folded else '_bn'}.onnx")
+            torch.onnx.export(m.eval(), x, p, opset_version=13, input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, do_constant_folding=folded,
+                              training=torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE)
+            st = inspect_stages(hpk, p)
+            good = len(st) == 6 and [s[0] for s in st] == ["stage1", "stage2", "stage3", "stage4", "stage5", "fc"]
+            good = good and all(st[k][1].startswith(want[k]) and st[k][2] == 2 << k for k in range(5))
+            good = good and "Flatten" in st[5][1]
+            ok &= good
+            print(("ok   " if good else "FAIL ") + f"torchvision {os.path.basename(p)} stages: " +
+                  ", ".join(f"{n}={t}" for n, t, _ in st))
+    return ok
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ("dump", "hpk"):
+        print(__doc__.split("\n\n")[0], file=sys.stderr)
+        return 2
+    mode, tool, out = sys.argv[1:]
+    os.makedirs(out, exist_ok=True)
+    ok = True
+    for cfg in CONFIGS:
+        try:
+            ok &= check_config(mode, tool, out, cfg)
+        except (AssertionError, RuntimeError, onnx.checker.ValidationError) as e:
+            print(f"FAIL {cfg}: {e}")
+            ok = False
+    if mode == "hpk":
+        try:
+            ok &= torchvision_exports(tool, out)
+        except (AssertionError, RuntimeError) as e:
+            print(f"FAIL torchvision exports: {e}")
+            ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
