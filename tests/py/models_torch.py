@@ -206,6 +206,33 @@ def torchvision_exports(hpk, out):
     return ok
 
 
+def cli_errors(hpk, out):
+    """`hpk model`'s exit statuses: 0 ok/help, 1 bad value (one line naming it), 2 usage."""
+    o = os.path.join(out, "bad.onnx")
+    cases = [
+        ([], 2, ""), (["mobilenetv2"], 2, ""), (["mobilenetv2", "--width", "x", "-o", o], 2, "--width"),
+        (["mobilenetv2", "--bogus", "-o", o], 2, "--bogus"), (["--help"], 0, ""),
+        (["resnet", "-o", o], 1, "unknown model"), (["mobilenetv2", "--width", "0", "-o", o], 1, "width"),
+        (["mobilenetv2", "--width", "nan", "-o", o], 1, "width"),
+        (["mobilenetv3-small", "--classes", "0", "-o", o], 1, "classes"),
+        (["mobilenetv3-small", "--classes", "99999999999", "-o", o], 1, "classes"),
+        (["mobilenetv3-large", "--input-size", "16", "-o", o], 1, "input size"),
+        (["mobilenetv3-large", "--in-channels", "0", "-o", o], 1, "channels"),
+        (["mobilenetv2", "--seed", "-1", "-o", o], 1, "seed"),
+        (["mobilenetv2", "--dropout", "1", "-o", o], 1, "dropout"),
+        (["mobilenetv2", "-o", os.path.join(out, "no", "such", "dir", "m.onnx")], 1, ""),
+    ]
+    ok = True
+    for args, code, word in cases:
+        r = subprocess.run([hpk, "model"] + args, capture_output=True, text=True)
+        good = r.returncode == code and (code != 1 or (word in r.stderr and r.stderr.count("\n") == 1))
+        ok &= good
+        if not good:
+            print(f"FAIL hpk model {' '.join(args)}: exit {r.returncode} (want {code}): {r.stderr.strip()[:200]}")
+    print(("ok   " if ok else "FAIL ") + f"hpk model: exit statuses of {len(cases)} bad or odd command lines")
+    return ok
+
+
 def main():
     if len(sys.argv) != 4 or sys.argv[1] not in ("dump", "hpk"):
         print(__doc__.split("\n\n")[0], file=sys.stderr)
@@ -221,6 +248,7 @@ def main():
             ok = False
     if mode == "hpk":
         try:
+            ok &= cli_errors(tool, out)
             ok &= torchvision_exports(tool, out)
         except (AssertionError, RuntimeError) as e:
             print(f"FAIL torchvision exports: {e}")
