@@ -35,18 +35,20 @@ int cmd_model(int argc, char **argv, const cli_cmd *self)
     };
     const char *pos[1];
     int npos, rc = cli_parse(argc, argv, self, flags, pos, 1, &npos);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if (npos != 1 || !out) {
+    if (rc < 0 || (rc == 0 && (npos != 1 || !out))) {
+        FILE *f = rc < 0 ? stdout : stderr;
         const char *names[8];
         int n = model_names(names, 8);
-        cli_usage(stderr, self, flags);
-        fprintf(stderr, "\nNAME:");
+        if (rc == 0)
+            cli_usage(f, self, flags);
+        fprintf(f, "\nNAME:");
         for (int i = 0; i < n && i < 8; i++)
-            fprintf(stderr, " %s%s", i ? "| " : "", names[i]);
-        fprintf(stderr, "\n");
-        return 2;
+            fprintf(f, " %s%s", i ? "| " : "", names[i]);
+        fprintf(f, "\n");
+        return rc < 0 ? 0 : 2;
     }
+    if (rc)
+        return rc;
     hpk_err err = {0};
     ir_graph *g = NULL;
     ir_stats st;
