@@ -506,6 +506,97 @@ static void test_alloc_failures(void)
     }
 }
 
+/* A hand-made graph for model_find_stages: input [N, C, h, w] (h < 0: symbolic) then ops chained on it. */
+typedef struct tiny {
+    ir_graph *g;
+    hpk_err err;
+    int x;
+} tiny;
+
+static void tiny_init(tiny *t, int rank, int64_t h)
+{
+    memset(t, 0, sizeof *t);
+    CHECK(ir_graph_init(&t->g, hpk_alloc_default(), &t->err) == HPK_OK, "init");
+    int64_t d[4] = {-(int64_t)ir_sym_get(t->g, "N") - 1, 3, h < 0 ? -(int64_t)ir_sym_get(t->g, "H") - 1 : h, 32};
+    ir_shape s = ir_shape_make(rank, d);
+    t->x = ir_value_add(t->g, "input", IR_DT_F32, &s, &t->err);
+    CHECK(t->x >= 0 && ir_graph_add_input(t->g, t->x, &t->err) == HPK_OK, "input");
+}
+
+static int tiny_op(tiny *t, ir_op op, const char *name, int a, int b)
+{
+    int in[2] = {a, b}, y = ir_value_add(t->g, name, IR_DT_F32, NULL, &t->err);
+    CHECK(y >= 0 && ir_node_add(t->g, op, name, in, b >= 0 ? 2 : 1, &y, 1, &t->err) >= 0, "%s", t->err.msg);
+    return y;
+}
+
+static int tiny_conv(tiny *t, const char *name, int x, int64_t cin, int64_t cout, int64_t k, int64_t stride)
+{
+    char wn[64];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    int64_t wd[4] = {cout, cin, k, k}, st[2] = {stride, stride}, p = (k - 1) / 2, pads[4] = {p, p, p, p};
+    ir_shape ws = ir_shape_make(4, wd);
+    int w = ir_init_add(t->g, wn, IR_DT_F32, &ws, &t->err);
+    int y = tiny_op(t, IR_OP_Conv, name, x, w);
+    int ni = t->g->n_nodes - 1;
+    CHECK(ir_node_set_ints(t->g, ni, "strides", st, 2, &t->err) == HPK_OK &&
+              ir_node_set_ints(t->g, ni, "pads", pads, 4, &t->err) == HPK_OK,
+          "conv attrs");
+    return y;
+}
+
+static void test_find_stages_edges(void)
+{
+    tiny t;
+    /* rank-2 input: no feature maps to find */
+    tiny_init(&t, 2, 32);
+    ir_graph_add_output(t.g, tiny_op(&t, IR_OP_Relu, "y", t.x, -1), &t.err);
+    CHECK(model_find_stages(t.g, &t.err) == HPK_EUNSUPPORTED && strstr(t.err.msg, "4-D"), "rank 2: %s", t.err.msg);
+    ir_graph_free(t.g);
+    /* symbolic height */
+    tiny_init(&t, 4, -1);
+    ir_graph_add_output(t.g, tiny_op(&t, IR_OP_Relu, "y", t.x, -1), &t.err);
+    CHECK(model_find_stages(t.g, &t.err) == HPK_EUNSUPPORTED && strstr(t.err.msg, "symbolic"), "symbolic: %s",
+          t.err.msg);
+    ir_graph_free(t.g);
+    /* an output that does not depend on the input: no stages, no error */
+    tiny_init(&t, 4, 32);
+    int64_t one = 4;
+    ir_shape cs = ir_shape_make(1, &one);
+    int c = ir_init_add(t.g, "c", IR_DT_F32, &cs, &t.err);
+    ir_graph_add_output(t.g, tiny_op(&t, IR_OP_Relu, "y", c, -1), &t.err);
+    ir_graph_add_output(t.g, tiny_op(&t, IR_OP_Relu, "z", t.x, -1), &t.err);
+    CHECK(ir_verify(t.g, &t.err) == HPK_OK, "%s", t.err.msg);
+    CHECK(model_find_stages(t.g, &t.err) == HPK_OK && t.g->n_stages == 0, "constant output: %d stages, %s",
+          t.g->n_stages, t.err.msg);
+    ir_graph_free(t.g);
+    /* stem 3x3/2 + ReLU, a 1x1 + ReLU, a residual 3x3/2 pair, a 1x1 head conv + ReLU, GAP, Flatten, Gemm:
+     * stage1 is the stem (the 1x1 unit after it is stripped), stage2 the Add, fc the Flatten */
+    tiny_init(&t, 4, 32);
+    int y = tiny_op(&t, IR_OP_Relu, "stem", tiny_conv(&t, "stem.conv", t.x, 3, 8, 3, 2), -1);
+    y = tiny_op(&t, IR_OP_Relu, "expand", tiny_conv(&t, "expand.conv", y, 8, 16, 1, 1), -1);
+    y = tiny_op(&t, IR_OP_Relu, "down", tiny_conv(&t, "down.conv", y, 16, 16, 3, 2), -1);
+    int br = tiny_op(&t, IR_OP_Relu, "branch", tiny_conv(&t, "branch.conv", y, 16, 16, 3, 1), -1);
+    y = tiny_op(&t, IR_OP_Add, "block", y, br);
+    y = tiny_op(&t, IR_OP_Relu, "head", tiny_conv(&t, "head.conv", y, 16, 32, 1, 1), -1);
+    y = tiny_op(&t, IR_OP_Flatten, "flat", tiny_op(&t, IR_OP_GlobalAveragePool, "gap", y, -1), -1);
+    int64_t wd[2] = {5, 32};
+    ir_shape ws = ir_shape_make(2, wd);
+    int w = ir_init_add(t.g, "fc.weight", IR_DT_F32, &ws, &t.err);
+    y = tiny_op(&t, IR_OP_Gemm, "logits", y, w);
+    ir_node_set_int(t.g, t.g->n_nodes - 1, "transB", 1, &t.err);
+    ir_graph_add_output(t.g, y, &t.err);
+    CHECK(ir_verify(t.g, &t.err) == HPK_OK, "%s", t.err.msg);
+    CHECK(model_find_stages(t.g, &t.err) == HPK_OK && t.g->n_stages == 3, "tiny net: %d stages, %s", t.g->n_stages,
+          t.err.msg);
+    static const char *const want[3][2] = {{"stage1", "stem"}, {"stage2", "block"}, {"fc", "flat"}};
+    for (int i = 0; i < 3 && i < t.g->n_stages; i++)
+        CHECK(strcmp(t.g->stages[i].name, want[i][0]) == 0 &&
+                  strcmp(t.g->values[t.g->stages[i].value].name, want[i][1]) == 0,
+              "tiny net: %s = %s", t.g->stages[i].name, t.g->values[t.g->stages[i].value].name);
+    ir_graph_free(t.g);
+}
+
 int main(void)
 {
     test_torchvision_counts();
@@ -515,6 +606,7 @@ int main(void)
     test_other_configs();
     test_bad_configs();
     test_alloc_failures();
+    test_find_stages_edges();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;
