@@ -196,6 +196,8 @@ const char *ir_strndup(ir_graph *g, const char *s, size_t n);
 int ir_graph_find(const ir_graph *g, const char *name);
 /* Adds a value (name must be new); returns its id or -1 with err set. */
 int ir_value_add(ir_graph *g, const char *name, ir_dtype dt, const ir_shape *shape, hpk_err *err);
+/* Renames value v (the new name must be unused). */
+int ir_value_rename(ir_graph *g, int v, const char *name, hpk_err *err);
 /* Returns a name "<base>" or "<base>_<k>" not used in the graph (arena string). */
 const char *ir_graph_unique_name(ir_graph *g, const char *base);
 /* Adds an initializer value owning a fresh zeroed payload of the given dtype/shape; returns id or -1. */

@@ -158,6 +158,8 @@ static int grow(ir_graph *g, void **arr, int *cap, int need, size_t elem)
     return HPK_OK;
 }
 
+static int index_rebuild(ir_graph *g);
+
 static uint64_t hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -250,6 +252,19 @@ int ir_value_add(ir_graph *g, const char *name, ir_dtype dt, const ir_shape *sha
         return hpk_err_set(err, HPK_ENOMEM, "out of memory adding value '%s'", name), -1;
     }
     return id;
+}
+
+int ir_value_rename(ir_graph *g, int v, const char *name, hpk_err *err)
+{
+    if (ir_graph_find(g, name) >= 0)
+        return hpk_err_set(err, HPK_EINPUT, "cannot rename '%s': the name '%s' is taken", g->values[v].name, name);
+    const char *nm = ir_strdup(g, name);
+    if (!nm)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory renaming a value");
+    g->values[v].name = nm;
+    if (index_rebuild(g))
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory renaming a value");
+    return HPK_OK;
 }
 
 const char *ir_graph_unique_name(ir_graph *g, const char *base)
