@@ -311,6 +311,12 @@ int ir_conv_window(const ir_node *n, const ir_shape *x, const ir_shape *w, ir_wi
 /* The same for AveragePool/MaxPool (kernel_shape required). */
 int ir_pool_window(const ir_graph *g, const ir_node *n, const ir_shape *x, ir_window *out, hpk_err *err);
 
+/* Softmax/LogSoftmax geometry for a concrete input: the op works on `len` contiguous-with-stride-`inner`
+ * elements, `outer` times. Opset >= 13: along one axis (default -1); opset < 13: the input coerced to 2-D at
+ * axis (default 1), i.e. len = product of dims from axis on, inner = 1. */
+void ir_softmax_geometry(const ir_graph *g, const ir_node *n, int rank, const int64_t *dims, size_t *outer,
+                         size_t *len, size_t *inner);
+
 /* Statistics used by hpk inspect and the tests. */
 typedef struct ir_stats {
     uint64_t params;     /* elements of initializers that are not BN running statistics or shape constants */

@@ -12,7 +12,7 @@
  *   MaxPoolGrad / AveragePoolGrad(dY, X) → dX                forward pooling attributes
  *   GlobalAveragePoolGrad / GlobalMaxPoolGrad(dY, X) → dX    (max: gradient to the first maximum)
  *   ReluGrad(dY, Y), SigmoidGrad(dY, Y) → dX                 from the forward output
- *   ClipGrad(dY, X) → dX                                     min, max (resolved floats); 1 inside [min, max]
+ *   ClipGrad(dY, X) → dX                                     min, max (resolved floats)
  *   HardSigmoidGrad(dY, X), HardSwishGrad(dY, X) → dX        alpha, beta for HardSigmoid
  *   DropoutGrad(dY, mask) → dX                               ratio: dX = dY·mask/(1−ratio)
  *   SumToShape(dY, like) → dX                                sums broadcast dims of dY down to like's shape
@@ -21,8 +21,8 @@
  *   ReduceMeanGrad(dY, X) → dX                               the forward axes and keepdims
  *   ConcatGrad(dY, X0, …) → (dX0, …)                         axis
  *   SoftmaxCrossEntropyLossGrad(dLoss, scores, labels) → dScores   reduction
- * Kinks: Relu'(0) = 0, Clip' is 1 on the closed interval [min, max], HardSigmoid' and HardSwish' use the
- * one-sided derivative of the inner piece at the breakpoints (as PyTorch does).
+ * Kinks follow PyTorch, so one hpk step equals one PyTorch step: Relu'(0) = 0; Clip' is 1 on the open interval
+ * (min, max) (hardtanh); HardSigmoid' is alpha strictly inside its ramp; HardSwish' is x/3 + 1/2 on [−3, 3].
  */
 #ifndef HPK_AUTODIFF_H
 #define HPK_AUTODIFF_H
