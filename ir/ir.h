@@ -227,6 +227,9 @@ const ir_stage *ir_stage_find(const ir_graph *g, const char *name);
 int ir_graph_compact(ir_graph *g, hpk_err *err);
 /* Recomputes value producers from nodes; returns HPK_EINPUT if a value has two producers. */
 int ir_graph_link(ir_graph *g, hpk_err *err);
+/* Reorders nodes topologically (stable: keeps the current order where dependencies allow). A cycle or an
+ * input that is never defined is an error naming a node. */
+int ir_graph_toposort(ir_graph *g, hpk_err *err);
 /* Deep copy (same allocator). */
 int ir_graph_clone(const ir_graph *src, ir_graph **out, hpk_err *err);
 

@@ -102,7 +102,7 @@ int ir_shape_like_second(ir_infer *c)
             if (ir_shape_numel(&c->in[0], &a) || ir_shape_numel(&c->in[1], &b) || a != b)
                 return ir_infer_fail(c, "element counts differ");
         } else if (op != IR_OP_GlobalAveragePoolGrad && op != IR_OP_GlobalMaxPoolGrad &&
-                   op != IR_OP_MaxPoolGrad && op != IR_OP_AveragePoolGrad && op != IR_OP_ReduceMeanGrad &&
+                   op != IR_OP_MaxPoolGrad && op != IR_OP_AveragePoolGrad && op != IR_OP_ReduceMeanGrad && op != IR_OP_ReduceSumSquareGrad &&
                    op != IR_OP_SoftmaxCrossEntropyLossGrad && !ir_shape_eq(&c->in[0], &c->in[1])) {
             return ir_infer_fail(c, "dY and the saved tensor differ in shape");
         }

@@ -20,6 +20,8 @@
  *   SoftmaxGrad / LogSoftmaxGrad(dY, Y) → dX                 the forward axis (and opset semantics)
  *   ReduceMeanGrad(dY, X) → dX                               the forward axes and keepdims
  *   ConcatGrad(dY, X0, …) → (dX0, …)                         axis
+ *   LpNormalizationGrad(dY, X) → dX                          axis (p = 2): (dY − y·⟨y, dY⟩)/‖x‖
+ *   ReduceSumSquareGrad(dY, X) → dX                          the forward axes and keepdims: 2·x·dY
  *   SoftmaxCrossEntropyLossGrad(dLoss, scores, labels) → dScores   reduction
  * Kinks follow PyTorch, so one hpk step equals one PyTorch step: Relu'(0) = 0; Clip' is 1 on the open interval
  * (min, max) (hardtanh); HardSigmoid' is alpha strictly inside its ramp; HardSwish' is x/3 + 1/2 on [−3, 3].

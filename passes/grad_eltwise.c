@@ -63,3 +63,13 @@ int ir_grad_dropout(ir_grad_ctx *c)
         return c->err->code;
     return ir_node_set_float(c->g, ni, "ratio", ratio, c->err);
 }
+
+int ir_grad_exp(ir_grad_ctx *c)
+{
+    if (!c->need[0])
+        return HPK_OK;
+    int in[2] = {c->dy[0], ad_node(c)->out[0]}; /* d exp(x) = exp(x) dx */
+    return ad_emit(c, IR_OP_Mul, "dx", in, 2, &c->dx[0], 1, NULL) < 0 ? c->err->code : HPK_OK;
+}
+
+int ir_grad_lpnorm(ir_grad_ctx *c) { return eltwise_rule(c, IR_OP_LpNormalizationGrad, false); }

@@ -88,6 +88,17 @@ int ir_grad_reducemean(ir_grad_ctx *c)
     return ni < 0 ? c->err->code : ad_copy_attrs(c, ni);
 }
 
+int ir_grad_reducesumsquare(ir_grad_ctx *c)
+{
+    if (ad_node(c)->n_in > 1 && (c->need[1] || ad_node(c)->in[1] >= 0))
+        return ad_fail(c, "axes given as an input");
+    if (!c->need[0])
+        return HPK_OK;
+    int in[2] = {c->dy[0], ad_node(c)->in[0]};
+    int ni = ad_emit(c, IR_OP_ReduceSumSquareGrad, "dx", in, 2, &c->dx[0], 1, NULL);
+    return ni < 0 ? c->err->code : ad_copy_attrs(c, ni);
+}
+
 int ir_grad_sce_loss(ir_grad_ctx *c)
 {
     if (c->need[1])

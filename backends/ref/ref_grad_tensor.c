@@ -1,4 +1,4 @@
-/* ref_grad_tensor.c — reference backward kernels: SumToShape, ReshapeLike, ConcatGrad, ReduceMeanGrad and the
+/* ref_grad_tensor.c — reference backward kernels: SumToShape, ReshapeLike, ConcatGrad, reduction gradients and the
  * Softmax/LogSoftmax gradients. */
 #include <math.h>
 #include <string.h>
@@ -71,7 +71,8 @@ int ref_op_ConcatGrad(ref_kctx *k)
     return HPK_OK;
 }
 
-int ref_op_ReduceMeanGrad(ref_kctx *k)
+/* dX[i] = f(dY broadcast back over the reduced axes, x[i], count) */
+static int reduce_grad(ref_kctx *k, bool sum_square)
 {
     const hpk_tensor *x = k->in[1];
     int64_t axes[IR_MAX_RANK];
@@ -94,14 +95,14 @@ int ref_op_ReduceMeanGrad(ref_kctx *k)
         else
             count *= (size_t)x->dims[i];
     }
-    const float *dy = k->in[0]->data;
+    const float *dy = k->in[0]->data, *xv = x->data;
     float *dx = k->out[0]->data;
     size_t n = ref_numel(x);
     for (size_t i = 0; i < n; i++) {
         int64_t off = 0;
         for (int d = 0; d < x->rank; d++)
             off += idx[d] * st[d];
-        dx[i] = dy[off] / (float)count;
+        dx[i] = sum_square ? 2.0f * xv[i] * dy[off] : dy[off] / (float)count;
         for (int d = x->rank - 1; d >= 0; d--) {
             if (++idx[d] < x->dims[d])
                 break;
@@ -110,6 +111,9 @@ int ref_op_ReduceMeanGrad(ref_kctx *k)
     }
     return HPK_OK;
 }
+
+int ref_op_ReduceMeanGrad(ref_kctx *k) { return reduce_grad(k, false); }
+int ref_op_ReduceSumSquareGrad(ref_kctx *k) { return reduce_grad(k, true); }
 
 static int softmax_grad(ref_kctx *k, bool is_log)
 {
