@@ -158,6 +158,8 @@ static int grow(ir_graph *g, void **arr, int *cap, int need, size_t elem)
     return HPK_OK;
 }
 
+static int index_rebuild(ir_graph *g);
+
 static uint64_t hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -250,6 +252,19 @@ int ir_value_add(ir_graph *g, const char *name, ir_dtype dt, const ir_shape *sha
         return hpk_err_set(err, HPK_ENOMEM, "out of memory adding value '%s'", name), -1;
     }
     return id;
+}
+
+int ir_value_rename(ir_graph *g, int v, const char *name, hpk_err *err)
+{
+    if (ir_graph_find(g, name) >= 0)
+        return hpk_err_set(err, HPK_EINPUT, "cannot rename '%s': the name '%s' is taken", g->values[v].name, name);
+    const char *nm = ir_strdup(g, name);
+    if (!nm)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory renaming a value");
+    g->values[v].name = nm;
+    if (index_rebuild(g))
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory renaming a value");
+    return HPK_OK;
 }
 
 const char *ir_graph_unique_name(ir_graph *g, const char *base)
@@ -615,6 +630,58 @@ int ir_graph_compact(ir_graph *g, hpk_err *err)
     if (index_rebuild(g))
         return hpk_err_set(err, HPK_ENOMEM, "out of memory compacting the graph");
     return ir_graph_link(g, err);
+}
+
+int ir_graph_toposort(ir_graph *g, hpk_err *err)
+{
+    int nn = g->n_nodes, nv = g->n_values, rc = HPK_OK;
+    char *ready = ir_alloc(g, (size_t)nv + 1);
+    char *placed = ir_alloc(g, (size_t)nn + 1);
+    ir_node *order = ir_alloc(g, sizeof(ir_node) * ((size_t)nn + 1));
+    if (!ready || !placed || !order) {
+        rc = hpk_err_set(err, HPK_ENOMEM, "out of memory sorting the graph");
+        goto done;
+    }
+    memset(ready, 0, (size_t)nv + 1);
+    memset(placed, 0, (size_t)nn + 1);
+    for (int v = 0; v < nv; v++)
+        ready[v] = g->values[v].init || (g->values[v].flags & IR_VAL_INPUT);
+    /* repeated stable sweeps: O(n * depth of out-of-order chains), tiny for real graphs */
+    int k = 0;
+    while (k < nn) {
+        int before = k;
+        for (int i = 0; i < nn; i++) {
+            if (placed[i])
+                continue;
+            const ir_node *n = &g->nodes[i];
+            bool ok = true;
+            for (int j = 0; j < n->n_in && ok; j++)
+                ok = n->in[j] < 0 || ready[n->in[j]];
+            if (!ok)
+                continue;
+            placed[i] = 1;
+            order[k++] = *n;
+            for (int j = 0; j < n->n_out; j++)
+                if (n->out[j] >= 0)
+                    ready[n->out[j]] = 1;
+        }
+        if (k == before) {
+            for (int i = 0; i < nn; i++)
+                if (!placed[i]) {
+                    rc = hpk_err_set(err, HPK_EINPUT, "node '%s' (%s) is part of a cycle or reads an undefined value",
+                                     g->nodes[i].name, ir_op_table[g->nodes[i].op].onnx_name);
+                    break;
+                }
+            goto done;
+        }
+    }
+    memcpy(g->nodes, order, sizeof(ir_node) * (size_t)nn);
+    rc = ir_graph_link(g, err);
+done:
+    ir_dealloc(g, ready, (size_t)nv + 1);
+    ir_dealloc(g, placed, (size_t)nn + 1);
+    ir_dealloc(g, order, sizeof(ir_node) * ((size_t)nn + 1));
+    return rc;
 }
 
 static ir_tensor *tensor_clone(ir_graph *g, const ir_tensor *t, hpk_err *err)
