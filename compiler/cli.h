@@ -39,8 +39,8 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
     X(inspect, "MODEL.onnx [--json]", "ops, params, MACs, inputs/outputs and stages of a model")          \
     X(run, "MODEL.onnx --input X.npy --output Y.npy [--backend ref|onednn] [--threads N]",               \
       "run a model on a .npy input")                                                                      \
-    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")         \
-    X(model, "NAME [--width W] [--classes K] [--input-size S] [--in-channels C] [--seed N] -o OUT.onnx",       \
+    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")     \
+    X(model, "NAME [--width W] [--classes K] [--input-size S] [--in-channels C] [--seed N] -o OUT.onnx", \
       "build MobileNetV2/V3-small/V3-large (torchvision's architecture) as ONNX")
 
 #define CLI_DECLARE(name, syn, sum) int cmd_##name(int argc, char **argv, const cli_cmd *self);
