@@ -164,13 +164,14 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* best of `runs` runs, in ms; prints a line */
-static void time_graph(const char *what, ir_graph *g, int x, int y, int threads, int runs)
+/* best of `runs` runs, in ms; prints a line (and, with by_op, the time per op type over all runs) */
+static void time_graph(const char *what, ir_graph *g, int x, int y, int threads, int runs, bool by_op)
 {
     be_options opt = {0};
     be_plan *p;
     ir_stats st;
     opt.threads = threads;
+    opt.profile = by_op;
     must(ir_verify(g, &E), "verify");
     must(ir_graph_stats(g, &st, &E), "stats");
     ir_shape s = g->values[x].shape;
@@ -189,6 +190,17 @@ static void time_graph(const char *what, ir_graph *g, int x, int y, int threads,
     const float *yd = be_ref.io(p, y)->data;
     printf("%-44s threads %d  %9.2f ms  %6.2f GMAC/s  (%.1f MMAC, y[0] = %g)\n", what, threads, best,
            (double)st.macs / best / 1e6, (double)st.macs / 1e6, (double)yd[0]);
+    int np = 0;
+    const be_profile_entry *prof = be_ref.profile(p, &np);
+    if (prof && np > 0) {
+        double per_op[IR_OP_COUNT] = {0};
+        for (int i = 0; i < np; i++)
+            if (prof[i].runs)
+                per_op[g->nodes[prof[i].node].op] += prof[i].ms / (double)prof[i].runs;
+        for (int op = 0; op < IR_OP_COUNT; op++)
+            if (per_op[op] > 0)
+                printf("    %-20s %8.2f ms per run\n", ir_op_table[op].id, per_op[op]);
+    }
     be_ref.free(p);
 }
 
@@ -197,28 +209,29 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 1, runs = argc > 2 ? atoi(argv[2]) : 3, x, y;
     ir_graph *g;
     g = single_conv(32, 32, 224, 3, 1, 1, &x, &y);
-    time_graph("conv 3x3 32->32 224x224", g, x, y, threads, runs);
+    time_graph("conv 3x3 32->32 224x224", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = single_conv(3, 32, 224, 3, 2, 1, &x, &y);
-    time_graph("conv 3x3 s2 3->32 224x224 (stem)", g, x, y, threads, runs);
+    time_graph("conv 3x3 s2 3->32 224x224 (stem)", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = single_conv(96, 96, 112, 3, 1, 96, &x, &y);
-    time_graph("depthwise 3x3 96ch 112x112", g, x, y, threads, runs);
+    time_graph("depthwise 3x3 96ch 112x112", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = single_conv(144, 144, 56, 3, 2, 144, &x, &y);
-    time_graph("depthwise 3x3 s2 144ch 56x56", g, x, y, threads, runs);
+    time_graph("depthwise 3x3 s2 144ch 56x56", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = single_conv(16, 96, 112, 1, 1, 1, &x, &y);
-    time_graph("conv 1x1 16->96 112x112", g, x, y, threads, runs);
+    time_graph("conv 1x1 16->96 112x112", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = single_conv(144, 24, 56, 1, 1, 1, &x, &y);
-    time_graph("conv 1x1 144->24 56x56", g, x, y, threads, runs);
+    time_graph("conv 1x1 144->24 56x56", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = single_conv(320, 1280, 7, 1, 1, 1, &x, &y);
-    time_graph("conv 1x1 320->1280 7x7", g, x, y, threads, runs);
+    time_graph("conv 1x1 320->1280 7x7", g, x, y, threads, runs, false);
     ir_graph_free(g);
     g = mobilenetv2(224, &x, &y);
-    time_graph("MobileNetV2 x1.0 224x224 (unfused BN)", g, x, y, threads, runs);
+    time_graph("MobileNetV2 x1.0 224x224 (unfused BN)", g, x, y, threads, runs, false);
+    time_graph("  the same, profiled per op", g, x, y, threads, runs, true);
     ir_graph_free(g);
     return 0;
 }

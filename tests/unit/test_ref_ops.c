@@ -603,14 +603,19 @@ static void test_batchnorm(void)
         ir_graph *g = gnew(15);
         int x = xin(g, "x", S(1, 2, 1, 2)), sc = init_f(g, "s", S(2), F(3, 0.5f)), b = init_f(g, "b", S(2), F(1, -1)),
             m = init_f(g, "m", S(2), F(1, 2)), v = init_f(g, "v", S(2), F(3.5f, 1.75f)), y = yout(g, "y");
-        int ni = node(g, IR_OP_BatchNormalization, IN(x, sc, b, m, v), OUT(y));
+        int rm = yout(g, "rm"), rv = yout(g, "rv");
+        int ni = node(g, IR_OP_BatchNormalization, IN(x, sc, b, m, v), OUT(y, rm, rv));
         setf(g, ni, "epsilon", 0.5f);
         be_plan *p = prep(g, 1);
         if (p) {
             feed(p, x, F(1, 2, 3, 4.5f));
             /* ch0: (x-1)/2*3+1 -> 1, 2.5; ch1: (x-2)/1.5*0.5-1 -> -2/3, -1/6 */
-            if (run(p))
+            if (run(p)) {
                 check_f("bn inference", p, y, S(1, 2, 1, 2), F(1, 2.5f, -2.f / 3, -1.f / 6), 1e-6);
+                /* outside training the running statistics pass through unchanged */
+                check_f("bn inference mean out", p, rm, S(2), F(1, 2), 0);
+                check_f("bn inference var out", p, rv, S(2), F(3.5f, 1.75f), 0);
+            }
         }
         done(g, p);
     }
@@ -638,13 +643,14 @@ static void test_batchnorm(void)
         }
         done(g, p);
     }
-    /* training on a rank-2 input [N, C], default momentum 0.9 and epsilon 1e-5 */
+    /* training on a rank-2 input [N, C], default momentum 0.9 and epsilon 1e-5; the pre-14 outputs 3 and 4
+     * (saved mean, saved variance) get the batch mean and the biased batch variance */
     {
         ir_graph *g = gnew(15);
         int x = xin(g, "x", S(2, 2)), sc = init_f(g, "s", S(2), F(1, 1)), b = init_f(g, "b", S(2), F(0, 0)),
             m = init_f(g, "m", S(2), F(0, 0)), v = init_f(g, "v", S(2), F(1, 1)), y = yout(g, "y"),
-            rm = yout(g, "rm"), rv = yout(g, "rv");
-        int ni = node(g, IR_OP_BatchNormalization, IN(x, sc, b, m, v), OUT(y, rm, rv));
+            rm = yout(g, "rm"), rv = yout(g, "rv"), sm = yout(g, "sm"), sv = yout(g, "sv");
+        int ni = node(g, IR_OP_BatchNormalization, IN(x, sc, b, m, v), OUT(y, rm, rv, sm, sv));
         seti(g, ni, "training_mode", 1);
         be_plan *p = prep(g, 1);
         if (p) {
@@ -654,6 +660,8 @@ static void test_batchnorm(void)
                 check_f("bn training rank 2 y", p, y, S(2, 2), F(-a, -c, a, c), 1e-6);
                 check_f("bn training rank 2 mean", p, rm, S(2), F(0.2f, 0.4f), 1e-6);
                 check_f("bn training rank 2 var", p, rv, S(2), F(0.9f + 0.1f * 2, 0.9f + 0.1f * 8), 1e-6);
+                check_f("bn training saved mean", p, sm, S(2), F(2, 4), 1e-6);
+                check_f("bn training saved var", p, sv, S(2), F(1, 4), 1e-6);
             }
         }
         done(g, p);
