@@ -82,6 +82,16 @@ int ref_op_Sigmoid(ref_kctx *k)
     return HPK_OK;
 }
 
+int ref_op_Exp(ref_kctx *k)
+{
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data;
+    size_t n = ref_numel(k->in[0]);
+    for (size_t i = 0; i < n; i++)
+        y[i] = expf(x[i]);
+    return HPK_OK;
+}
+
 /* any dtype: a byte copy */
 int ref_op_Identity(ref_kctx *k)
 {

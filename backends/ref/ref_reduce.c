@@ -1,4 +1,4 @@
-/* ref_reduce.c — ReduceMean: axes from the attribute (opset < 18) or the constant second input, keepdims.
+/* ref_reduce.c — ReduceMean and ReduceSumSquare: axes from the attribute (opset < 18) or the constant second input, keepdims.
  *
  * No axes reduces every dim, unless noop_with_empty_axes = 1 (then the output is the input). keepdims only
  * changes the output's shape, not its memory order. Sums are accumulated in double, in input order.
@@ -9,7 +9,7 @@
 
 #include "ref.h"
 
-int ref_op_ReduceMean(ref_kctx *k)
+static int reduce(ref_kctx *k, bool sum_square)
 {
     const hpk_tensor *x = k->in[0];
     hpk_tensor *y = k->out[0];
@@ -28,8 +28,8 @@ int ref_op_ReduceMean(ref_kctx *k)
             red[i] = true;
     size_t nx = ref_numel(x), ny = ref_numel(y);
     if (nx == ny) { /* only unit dims (or none) reduced: the mean of one element is itself */
-        if (y->nbytes)
-            memcpy(yp, xp, y->nbytes);
+        for (size_t i = 0; i < ny; i++)
+            yp[i] = sum_square ? xp[i] * xp[i] : xp[i];
         return HPK_OK;
     }
     /* output strides per input dim; 0 for a reduced dim */
@@ -53,7 +53,7 @@ int ref_op_ReduceMean(ref_kctx *k)
         for (size_t t = 0; t < rows; t++) {
             const float *xr = xp + t * (size_t)len;
             for (int64_t j = 0; j < len; j++)
-                acc[o + j * sl] += xr[j];
+                acc[o + j * sl] += sum_square ? (double)xr[j] * xr[j] : xr[j];
             for (int i = r - 2; i >= 0; i--) {
                 o += os[i];
                 if (++idx[i] < x->dims[i])
@@ -64,7 +64,10 @@ int ref_op_ReduceMean(ref_kctx *k)
         }
     }
     for (size_t i = 0; i < ny; i++)
-        yp[i] = count ? (float)(acc[i] / (double)count) : NAN;
+        yp[i] = sum_square ? (float)acc[i] : count ? (float)(acc[i] / (double)count) : NAN;
     free(acc);
     return HPK_OK;
 }
+
+int ref_op_ReduceMean(ref_kctx *k) { return reduce(k, false); }
+int ref_op_ReduceSumSquare(ref_kctx *k) { return reduce(k, true); }
