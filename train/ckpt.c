@@ -315,40 +315,41 @@ int train_ckpt_add_tensor(train_ckpt_writer *w, unsigned group, const char *name
     return HPK_OK;
 }
 
-static w_meta *meta_new(train_ckpt_writer *w, const char *key, int type, hpk_err *err)
+/* Appends a metadata entry with a copy of key; returns HPK_OK and sets *out, or an error code. */
+static int meta_new(train_ckpt_writer *w, const char *key, int type, w_meta **out, hpk_err *err)
 {
-    if (check_name("metadata key", key, err))
-        return NULL;
-    if (grow(w->alloc, (void **)&w->m, &w->cap_m, w->n_m, sizeof *w->m)) {
-        hpk_err_set(err, HPK_ENOMEM, "checkpoint: out of memory adding key '%s'", key);
-        return NULL;
-    }
+    int rc = check_name("metadata key", key, err);
+    if (rc)
+        return rc;
+    if (grow(w->alloc, (void **)&w->m, &w->cap_m, w->n_m, sizeof *w->m))
+        return hpk_err_set(err, HPK_ENOMEM, "checkpoint: out of memory adding key '%s'", key);
     w_meta *m = &w->m[w->n_m];
     memset(m, 0, sizeof *m);
     m->key = mem_strdup(w->alloc, key, &m->key_len);
-    if (!m->key) {
-        hpk_err_set(err, HPK_ENOMEM, "checkpoint: out of memory adding key '%s'", key);
-        return NULL;
-    }
+    if (!m->key)
+        return hpk_err_set(err, HPK_ENOMEM, "checkpoint: out of memory adding key '%s'", key);
     m->type = type;
     w->n_m++;
-    return m;
+    *out = m;
+    return HPK_OK;
 }
 
 int train_ckpt_add_i64(train_ckpt_writer *w, const char *key, int64_t v, hpk_err *err)
 {
-    w_meta *m = meta_new(w, key, TRAIN_CKPT_I64, err);
-    if (!m)
-        return err && err->code ? err->code : HPK_EINPUT;
+    w_meta *m;
+    int rc = meta_new(w, key, TRAIN_CKPT_I64, &m, err);
+    if (rc)
+        return rc;
     m->i = v;
     return HPK_OK;
 }
 
 int train_ckpt_add_f64(train_ckpt_writer *w, const char *key, double v, hpk_err *err)
 {
-    w_meta *m = meta_new(w, key, TRAIN_CKPT_F64, err);
-    if (!m)
-        return err && err->code ? err->code : HPK_EINPUT;
+    w_meta *m;
+    int rc = meta_new(w, key, TRAIN_CKPT_F64, &m, err);
+    if (rc)
+        return rc;
     m->f = v;
     return HPK_OK;
 }
@@ -357,9 +358,10 @@ int train_ckpt_add_str(train_ckpt_writer *w, const char *key, const char *s, hpk
 {
     if (!s)
         return hpk_err_set(err, HPK_EINTERNAL, "checkpoint: key '%s': NULL string", key ? key : "");
-    w_meta *m = meta_new(w, key, TRAIN_CKPT_STR, err);
-    if (!m)
-        return err && err->code ? err->code : HPK_EINPUT;
+    w_meta *m;
+    int rc = meta_new(w, key, TRAIN_CKPT_STR, &m, err);
+    if (rc)
+        return rc;
     m->s = mem_strdup(w->alloc, s, &m->s_len);
     if (!m->s) {
         w->n_m--;
