@@ -39,7 +39,11 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
     X(inspect, "MODEL.onnx [--json]", "ops, params, MACs, inputs/outputs and stages of a model")          \
     X(run, "MODEL.onnx --input X.npy --output Y.npy [--backend ref|onednn] [--threads N]",               \
       "run a model on a .npy input")                                                                      \
-    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")     \
+    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")      \
+    X(train, "(--model NAME | --onnx MODEL.onnx) --data SPEC --out RUNDIR [options]",                   \
+      "train a model with hpk heads (SGD, cosine schedule, checkpoints)")                                 \
+    X(eval, "(MODEL.onnx | RUNDIR) --data SPEC [--json]", "top-1/top-5 accuracy of a model or a run")     \
+    X(export, "RUNDIR -o OUT.onnx [--fold-bn]", "the trained model for inference, heads removed")        \
     X(model, "NAME [--width W] [--classes K] [--input-size S] [--in-channels C] [--seed N] -o OUT.onnx", \
       "build MobileNetV2/V3-small/V3-large (torchvision's architecture) as ONNX")
 

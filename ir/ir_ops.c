@@ -77,7 +77,8 @@ int ir_node_axes(const ir_graph *g, const ir_node *n, int64_t *axes, hpk_err *er
         memcpy(axes, a, sizeof(int64_t) * (size_t)cnt);
         return cnt;
     }
-    if (n->n_in < 2 || n->in[1] < 0)
+    /* internal gradient ops carry the forward's axes as an attribute; their second input is a tensor */
+    if (n->n_in < 2 || n->in[1] < 0 || (ir_op_table[n->op].flags & IR_OPF_INTERNAL))
         return 0;
     const ir_tensor *t = g->values[n->in[1]].init;
     if (!t)

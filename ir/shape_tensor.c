@@ -365,7 +365,10 @@ int ir_shape_reduce(ir_infer *c)
             return ir_infer_fail(c, "axis %lld is repeated", (long long)axes[i]);
         red[a] = true;
     }
-    if (na == 0)
+    int64_t noop = ir_attr_int(c->n, "noop_with_empty_axes", 0);
+    if (noop != 0 && noop != 1)
+        return ir_infer_fail(c, "noop_with_empty_axes must be 0 or 1");
+    if (na == 0 && !noop)
         for (int i = 0; i < r; i++)
             red[i] = true;
     ir_shape o;
