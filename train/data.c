@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data_int.h"
 
@@ -50,16 +52,17 @@ int data_scratch_pix(data_scratch *s, size_t n, hpk_err *err)
 
 int data_read_file(const char *path, size_t max, data_scratch *s, size_t *n, hpk_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO swapped in after the listing must not hang a worker; regular files ignore it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return hpk_err_set(err, HPK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
         return hpk_err_set(err, HPK_EINPUT, "%s: not a regular file", path);
     }
     if (st.st_size < 0 || (uint64_t)st.st_size > max) {
-        fclose(f);
+        close(fd);
         return hpk_err_set(err, HPK_EINPUT, "%s: file of %lld bytes is larger than the limit of %zu bytes", path,
                            (long long)st.st_size, max);
     }
@@ -69,15 +72,24 @@ int data_read_file(const char *path, size_t max, data_scratch *s, size_t *n, hpk
         s->file = malloc(size + 1);
         s->file_cap = s->file ? size + 1 : 0;
         if (!s->file) {
-            fclose(f);
+            close(fd);
             return hpk_err_set(err, HPK_ENOMEM, "%s: out of memory (%zu bytes)", path, size);
         }
     }
-    size_t got = size ? fread(s->file, 1, size, f) : 0;
-    int ioerr = ferror(f);
-    fclose(f);
-    if (ioerr || got != size)
-        return hpk_err_set(err, HPK_EINPUT, "%s: read failed (%zu of %zu bytes)", path, got, size);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t k = read(fd, s->file + got, size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    int e = errno;
+    close(fd);
+    if (got != size)
+        return hpk_err_set(err, HPK_EINPUT, "%s: read %zu of %zu bytes%s%s", path, got, size, got < size ? ": " : "",
+                           got < size ? strerror(e) : "");
     *n = size;
     return HPK_OK;
 }

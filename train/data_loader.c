@@ -368,13 +368,19 @@ int data_loader_create(data_loader **out, data_dataset *ds, const data_loader_op
             loader_release(L);
             return hpk_err_set(err, HPK_ENOMEM, "%s: out of memory", name);
         }
+        /* a worker's frame holds the transform's row buffers (about 150 KB): ask for a roomy stack explicitly */
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, (size_t)4 << 20);
         for (int t = 0; t < nth; t++) {
-            if (pthread_create(&L->th[t], NULL, worker, L)) {
+            if (pthread_create(&L->th[t], &attr, worker, L)) {
+                pthread_attr_destroy(&attr);
                 data_loader_free(L); /* joins the L->nth started so far */
                 return hpk_err_set(err, HPK_EIO, "%s: cannot start loader thread %d", name, t);
             }
             L->nth = t + 1;
         }
+        pthread_attr_destroy(&attr);
     }
     *out = L;
     return HPK_OK;

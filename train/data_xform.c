@@ -91,6 +91,68 @@ static tap axis_tap(int t, int off, int pad, int resized, int in)
     return k;
 }
 
+/* The same-size case (no resize): a gather through a per-channel table v → v * scale + bias. */
+static void apply_direct(const data_xform *x, const data_image *img, const tap *cols, float *out)
+{
+    const int S = x->size, ic = x->in_c, oc = x->out_c;
+    const size_t plane = (size_t)S * (size_t)S, stride = (size_t)x->in_w * (size_t)ic;
+    float lut[3][256];
+    for (int c = 0; c < oc; c++)
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = (float)v * x->scale[c] + x->bias[c];
+    for (int y = 0; y < S; y++) {
+        tap ry = axis_tap(y, x->oy, x->pad, x->rh, x->in_h);
+        const uint8_t *row = ry.i0 < 0 ? NULL : img->u8 + (size_t)ry.i0 * stride;
+        for (int c = 0; c < oc; c++) {
+            float *o = out + (size_t)c * plane + (size_t)y * (size_t)S;
+            const float *lc = lut[c], b = x->bias[c];
+            const uint8_t *rc = row ? row + (ic == 1 ? 0 : c) : NULL;
+            for (int t = 0; t < S; t++)
+                o[t] = rc && cols[t].i0 >= 0 ? lc[rc[(size_t)cols[t].i0 * (size_t)ic]] : b;
+        }
+    }
+}
+
+/* One source row interpolated horizontally at the output columns, planar: h[c * S + t]; 0 outside the image. */
+static void hpass(const uint8_t *row, int ic, const tap *cols, int S, float *restrict h)
+{
+    if (ic == 1) {
+        for (int t = 0; t < S; t++) {
+            tap k = cols[t];
+            /* a constant neighbourhood stays exactly constant: a + (b - a) w */
+            h[t] = k.i0 < 0 ? 0.0f : row[k.i0] + ((float)row[k.i1] - row[k.i0]) * k.w;
+        }
+        return;
+    }
+    float *restrict h0 = h, *restrict h1 = h + S, *restrict h2 = h + 2 * S;
+    for (int t = 0; t < S; t++) {
+        tap k = cols[t];
+        if (k.i0 < 0) {
+            h0[t] = h1[t] = h2[t] = 0.0f;
+            continue;
+        }
+        const uint8_t *a = row + 3 * (size_t)k.i0, *b = row + 3 * (size_t)k.i1;
+        h0[t] = a[0] + ((float)b[0] - a[0]) * k.w;
+        h1[t] = a[1] + ((float)b[1] - a[1]) * k.w;
+        h2[t] = a[2] + ((float)b[2] - a[2]) * k.w;
+    }
+}
+
+/* One output row of one channel: the vertical lerp of two horizontal rows, normalized. */
+static void vpass(float *restrict o, const float *restrict top, const float *restrict bot, int S, float wy, float sc,
+                  float b)
+{
+    int t = 0;
+    for (; t + 4 <= S; t += 4) { /* four independent lanes: the basic-block vectorizer makes one SSE op of each */
+        o[t] = (top[t] + (bot[t] - top[t]) * wy) * sc + b;
+        o[t + 1] = (top[t + 1] + (bot[t + 1] - top[t + 1]) * wy) * sc + b;
+        o[t + 2] = (top[t + 2] + (bot[t + 2] - top[t + 2]) * wy) * sc + b;
+        o[t + 3] = (top[t + 3] + (bot[t + 3] - top[t + 3]) * wy) * sc + b;
+    }
+    for (; t < S; t++)
+        o[t] = (top[t] + (bot[t] - top[t]) * wy) * sc + b;
+}
+
 void data_xform_apply(const data_xform *x, const data_image *img, float *out)
 {
     const int S = x->size, ic = x->in_c, oc = x->out_c;
@@ -98,36 +160,52 @@ void data_xform_apply(const data_xform *x, const data_image *img, float *out)
     tap cols[XFORM_MAX_SIZE];
     for (int t = 0; t < S; t++)
         cols[t] = axis_tap(x->flip ? S - 1 - t : t, x->ox, x->pad, x->rw, x->in_w);
-    const uint8_t *px = img->u8;
+    if (x->rh == x->in_h && x->rw == x->in_w && !(ic == 3 && oc == 1)) {
+        apply_direct(x, img, cols, out);
+        return;
+    }
+    /* separable bilinear: rows interpolated horizontally once each (two cached), then vertically */
+    static const int none = -1;
+    float hbuf[2][3 * XFORM_MAX_SIZE];
+    int hrow[2] = {none, none};
     for (int y = 0; y < S; y++) {
         tap ry = axis_tap(y, x->oy, x->pad, x->rh, x->in_h);
-        float *o0 = out + (size_t)y * S;
         if (ry.i0 < 0) {
-            for (int c = 0; c < oc; c++)
+            for (int c = 0; c < oc; c++) {
+                float *o = out + (size_t)c * plane + (size_t)y * (size_t)S;
                 for (int t = 0; t < S; t++)
-                    o0[c * plane + (size_t)t] = x->bias[c];
+                    o[t] = x->bias[c];
+            }
             continue;
         }
-        const uint8_t *r0 = px + (size_t)ry.i0 * stride, *r1 = px + (size_t)ry.i1 * stride;
-        for (int t = 0; t < S; t++) {
-            tap cx = cols[t];
-            float v[3];
-            if (cx.i0 < 0) {
-                for (int c = 0; c < oc; c++)
-                    o0[c * plane + (size_t)t] = x->bias[c];
-                continue;
+        const float *h[2];
+        int need[2] = {ry.i0, ry.i1};
+        for (int k = 0; k < 2; k++) {
+            int slot = hrow[0] == need[k] ? 0 : hrow[1] == need[k] ? 1 : -1;
+            if (slot < 0) {
+                /* replace the cached row the other need does not use */
+                slot = (k == 1 && hrow[0] == need[0]) ? 1 : (hrow[1] == need[1 - k] ? 0 : k);
+                hpass(img->u8 + (size_t)need[k] * stride, ic, cols, S, hbuf[slot]);
+                hrow[slot] = need[k];
             }
-            const size_t a = (size_t)cx.i0 * (size_t)ic, b = (size_t)cx.i1 * (size_t)ic;
-            for (int c = 0; c < ic; c++) {
-                /* lerps: a constant neighbourhood stays exactly constant */
-                float top = r0[a + c] + ((float)r0[b + c] - r0[a + c]) * cx.w;
-                float bot = r1[a + c] + ((float)r1[b + c] - r1[a + c]) * cx.w;
-                v[c] = top + (bot - top) * ry.w;
+            h[k] = hbuf[slot];
+        }
+        const float wy = ry.w;
+        if (ic == 3 && oc == 1) {
+            float *o = out + (size_t)y * (size_t)S;
+            for (int t = 0; t < S; t++) {
+                float v[3];
+                for (int c = 0; c < 3; c++) {
+                    float top = h[0][c * S + t], bot = h[1][c * S + t];
+                    v[c] = top + (bot - top) * wy;
+                }
+                o[t] = (0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2]) * x->scale[0] + x->bias[0];
             }
-            if (ic == 3 && oc == 1)
-                v[0] = 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2];
-            for (int c = 0; c < oc; c++)
-                o0[c * plane + (size_t)t] = v[ic == 1 ? 0 : c] * x->scale[c] + x->bias[c];
+            continue;
+        }
+        for (int c = 0; c < oc; c++) {
+            float *o = out + (size_t)c * plane + (size_t)y * (size_t)S;
+            vpass(o, h[0] + (ic == 1 ? 0 : c) * S, h[1] + (ic == 1 ? 0 : c) * S, S, wy, x->scale[c], x->bias[c]);
         }
     }
 }

@@ -983,8 +983,9 @@ static void test_fashion_loader(void)
 /* a smooth pattern (JPEG keeps it within a few levels) */
 static uint8_t pix_at(int y, int x, int c) { return (uint8_t)(y * 3 + x * 2 + c * 40); }
 
-static void write_png(const char *path, int w, int h, int ctype, int depth)
+static void write_png(const char *path, int w, int h, int ctype, int depth_in)
 {
+    int depth = depth_in < 0 ? -depth_in : depth_in, interlace = depth_in < 0;
     FILE *f = fopen(path, "wb");
     png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png_create_info_struct(p);
@@ -993,7 +994,8 @@ static void write_png(const char *path, int w, int h, int ctype, int depth)
         exit(1);
     }
     png_init_io(p, f);
-    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, depth, ctype, PNG_INTERLACE_NONE,
+    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, depth, ctype,
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_color pal[256];
     if (ctype == PNG_COLOR_TYPE_PALETTE) {
@@ -1007,23 +1009,32 @@ static void write_png(const char *path, int w, int h, int ctype, int depth)
              : ctype == PNG_COLOR_TYPE_RGB                                    ? 3
                                                                               : 4;
     int bps = depth / 8;
-    uint8_t *row = malloc((size_t)w * (size_t)ch * (size_t)bps);
+    size_t rb = depth == 1 ? ((size_t)w + 7) / 8 : (size_t)w * (size_t)ch * (size_t)bps;
+    uint8_t *img = calloc((size_t)h, rb);
+    png_bytep *rows = malloc((size_t)h * sizeof *rows);
     for (int y = 0; y < h; y++) {
+        uint8_t *row = rows[y] = img + (size_t)y * rb;
         for (int x = 0; x < w; x++)
             for (int c = 0; c < ch; c++) {
                 uint8_t v = (ch == 2 || ch == 4) && c == ch - 1 ? (uint8_t)(x * 40) : pix_at(y, x, c);
-                if (bps == 2) {
+                if (depth == 1) {
+                    if ((x + y) & 1) /* a checkerboard */
+                        row[x / 8] |= (uint8_t)(0x80 >> (x % 8));
+                } else if (bps == 2) {
                     row[(x * ch + c) * 2] = v; /* 16-bit: v * 257, so dropping the low byte gives v */
                     row[(x * ch + c) * 2 + 1] = v;
                 } else {
                     row[x * ch + c] = v;
                 }
             }
-        png_write_row(p, row);
     }
+    if (interlace)
+        png_set_interlace_handling(p);
+    png_write_image(p, rows);
     png_write_end(p, NULL);
     png_destroy_write_struct(&p, &info);
-    free(row);
+    free(rows);
+    free(img);
     fclose(f);
 }
 
@@ -1040,15 +1051,17 @@ static uint8_t *make_jpeg(int w, int h, int ch, int quality, size_t *n)
     ci.image_width = (JDIMENSION)w;
     ci.image_height = (JDIMENSION)h;
     ci.input_components = ch;
-    ci.in_color_space = ch == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    ci.in_color_space = ch == 1 ? JCS_GRAYSCALE : ch == 4 ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&ci);
-    jpeg_set_quality(&ci, quality, TRUE);
+    jpeg_set_quality(&ci, quality < 0 ? -quality : quality, TRUE);
+    if (quality < 0) /* negative quality: progressive */
+        jpeg_simple_progression(&ci);
     jpeg_start_compress(&ci, TRUE);
     uint8_t *row = malloc((size_t)w * (size_t)ch);
     while (ci.next_scanline < ci.image_height) {
         for (int x = 0; x < w; x++)
             for (int c = 0; c < ch; c++)
-                row[x * ch + c] = pix_at((int)ci.next_scanline, x, c);
+                row[x * ch + c] = ch == 4 ? (uint8_t)(c == 3 ? 255 : 200 - 50 * c) : pix_at((int)ci.next_scanline, x, c);
         JSAMPROW r = row;
         jpeg_write_scanlines(&ci, &r, 1);
     }
@@ -1298,6 +1311,56 @@ static void test_folder(void)
 }
 #endif
 
+/* More decoder paths: CMYK and progressive JPEG, interlaced and 1-bit PNG; a FIFO in a class folder is no item. */
+static void test_images_more(void)
+{
+    mkdirs("more/a");
+    size_t n;
+    uint8_t *j = make_jpeg(24, 16, 4, 95, &n);
+    write_bytes(tpath("more/a/1_cmyk.jpg"), j, n);
+    free(j);
+    j = make_jpeg(40, 30, 3, -90, &n);
+    write_bytes(tpath("more/a/2_progressive.jpg"), j, n);
+    free(j);
+    write_png(tpath("more/a/3_adam7.png"), 13, 11, PNG_COLOR_TYPE_RGB, -8);
+    write_png(tpath("more/a/4_bits.png"), 11, 5, PNG_COLOR_TYPE_GRAY, 1);
+    CHECK(mkfifo(tpath("more/a/5_fifo.png"), 0600) == 0);
+    hpk_err err = {0};
+    data_dataset *ds = NULL;
+    char spec[1100];
+    snprintf(spec, sizeof spec, "folder:%s", tpath("more"));
+    CHECK_RC(data_dataset_open(&ds, spec, 0, &err), HPK_OK, &err);
+    if (!ds)
+        return;
+    CHECK(data_dataset_info(ds)->count == 4);
+    data_scratch s = {0};
+    data_image im;
+    int64_t l;
+    /* Adobe CMYK is stored inverted: C = 200, M = 150, Y = 100, K = 255 → R, G, B = 200, 150, 100 */
+    CHECK_RC(data_dataset_get(ds, 0, 0, &s, &im, &l, &err), HPK_OK, &err);
+    CHECK(im.c == 3 && im.h == 16 && im.w == 24 && abs(im.u8[0] - 200) <= 2 && abs(im.u8[1] - 150) <= 2 &&
+          abs(im.u8[2] - 100) <= 2);
+    CHECK_RC(data_dataset_get(ds, 1, 0, &s, &im, &l, &err), HPK_OK, &err);
+    CHECK(im.c == 3 && im.h == 30 && im.w == 40 && abs(im.u8[(20 * 40 + 10) * 3 + 1] - pix_at(20, 10, 1)) < 8);
+    CHECK_RC(data_dataset_get(ds, 2, 0, &s, &im, &l, &err), HPK_OK, &err);
+    int ok = im.c == 3 && im.h == 11 && im.w == 13;
+    for (int y = 0; ok && y < 11; y++)
+        for (int x = 0; x < 13; x++)
+            for (int c = 0; c < 3; c++)
+                ok &= im.u8[(y * 13 + x) * 3 + c] == pix_at(y, x, c);
+    CHECK(ok);
+    CHECK_RC(data_dataset_get(ds, 3, 0, &s, &im, &l, &err), HPK_OK, &err);
+    CHECK(im.c == 1 && im.h == 5 && im.w == 11 && im.u8[0] == 0 && im.u8[1] == 255 && im.u8[11] == 255);
+    /* the FIFO swapped in for a listed file: refused at once (not a regular file), no hang */
+    rename(tpath("more/a/3_adam7.png"), tpath("more/a/3_moved.png"));
+    rename(tpath("more/a/5_fifo.png"), tpath("more/a/3_adam7.png"));
+    hpk_err e = {0};
+    CHECK_RC(data_dataset_get(ds, 2, 0, &s, &im, &l, &e), HPK_EINPUT, &e);
+    CHECK(contains(e.msg, "not a regular file"));
+    data_scratch_free(&s);
+    data_dataset_free(ds);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/hpk-test-data-XXXXXX");
@@ -1314,6 +1377,7 @@ int main(void)
     test_fashion_loader();
 #ifdef HPK_HAVE_IMAGES
     test_folder();
+    test_images_more();
 #else
     fprintf(stderr, "built without libjpeg/libpng: folder tests skipped\n");
 #endif
