@@ -27,6 +27,7 @@ static int dims_ok(unsigned long w, unsigned long h, const char *fmt, const char
 
 /* ---- JPEG ---- */
 #define JPEG_MAX_SCANS 500 /* progressive JPEGs with thousands of scans are a known decode-time bomb */
+#define JPEG_MAX_MEMORY (256L << 20)
 
 typedef struct jdec {
     struct jpeg_decompress_struct ci;
@@ -86,9 +87,12 @@ static int jpeg_run(jdec *d, const uint8_t *b, size_t n, int want_short, data_sc
     d->em.error_exit = j_error_exit;
     d->em.emit_message = j_emit_message;
     d->em.output_message = j_output_message;
+    d->ci.client_data = d; /* kept by jpeg_create_decompress, whose own failure calls j_error_exit */
     jpeg_create_decompress(&d->ci);
     d->created = 1;
     d->ci.client_data = d;
+    /* progressive files keep whole-image coefficient arrays: past this, libjpeg fails (no backing store) */
+    d->ci.mem->max_memory_to_use = JPEG_MAX_MEMORY;
     d->pm.progress_monitor = j_progress;
     d->ci.progress = &d->pm;
     jpeg_mem_src(&d->ci, b, (unsigned long)n);
