@@ -350,7 +350,10 @@ static void test_idx(void)
 }
 
 /* ---- CIFAR-10 ---------------------------------------------------------------------------------------------- */
-static uint8_t cifar_pix(size_t rec, int c, int y, int x) { return (uint8_t)(rec * 31 + (size_t)c * 101 + (size_t)y * 7 + (size_t)x * 3); }
+static uint8_t cifar_pix(size_t rec, int c, int y, int x)
+{
+    return (uint8_t)(rec * 31 + (size_t)c * 101 + (size_t)y * 7 + (size_t)x * 3);
+}
 
 static void write_cifar(const char *rel, size_t first, size_t n, int bad_label)
 {
@@ -631,7 +634,8 @@ static void test_xform(void)
     o.pad = 0;
     CHECK(data_xform_plan(&x, &o, 3, 4, 1, 3, 4, NULL) == HPK_OK);
     data_xform_apply(&x, &im, out);
-    CHECK(x.oy == 0 && memcmp(out, out + 16, 16 * sizeof(float)) == 0 && memcmp(out, out + 32, 16 * sizeof(float)) == 0);
+    CHECK(x.oy == 0 && memcmp(out, out + 16, 16 * sizeof(float)) == 0 &&
+          memcmp(out, out + 32, 16 * sizeof(float)) == 0);
     CHECK(near(out[0], ((float)g[0] / 255.0f - 0.5f) / 0.25f, 1e-6f));
     uint8_t rgb[2 * 2 * 3] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
     data_image ic = {3, 2, 2, 0, rgb, NULL};
@@ -978,8 +982,24 @@ static void test_fashion_loader(void)
     data_dataset_free(ds);
 }
 
-/* ---- folders of images, good and bad ---------------------------------------------------------------------- */
 #ifdef HPK_HAVE_IMAGES
+static int data_read_file_for_test(const char *path, data_scratch *s, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return HPK_EIO;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    free(s->file);
+    s->file = malloc((size_t)size + 1);
+    s->file_cap = (size_t)size + 1;
+    *n = fread(s->file, 1, (size_t)size, f);
+    fclose(f);
+    return *n == (size_t)size ? HPK_OK : HPK_EIO;
+}
+
+/* ---- folders of images, good and bad ---------------------------------------------------------------------- */
 /* a smooth pattern (JPEG keeps it within a few levels) */
 static uint8_t pix_at(int y, int x, int c) { return (uint8_t)(y * 3 + x * 2 + c * 40); }
 
@@ -1061,7 +1081,8 @@ static uint8_t *make_jpeg(int w, int h, int ch, int quality, size_t *n)
     while (ci.next_scanline < ci.image_height) {
         for (int x = 0; x < w; x++)
             for (int c = 0; c < ch; c++)
-                row[x * ch + c] = ch == 4 ? (uint8_t)(c == 3 ? 255 : 200 - 50 * c) : pix_at((int)ci.next_scanline, x, c);
+                row[x * ch + c] =
+                    ch == 4 ? (uint8_t)(c == 3 ? 255 : 200 - 50 * c) : pix_at((int)ci.next_scanline, x, c);
         JSAMPROW r = row;
         jpeg_write_scanlines(&ci, &r, 1);
     }
@@ -1309,7 +1330,6 @@ static void test_folder(void)
     hpk_err_clear(&err);
     CHECK_RC(data_dataset_open(&ds, spec, 0, &err), HPK_EINPUT, &err);
 }
-#endif
 
 /* More decoder paths: CMYK and progressive JPEG, interlaced and 1-bit PNG; a FIFO in a class folder is no item. */
 static void test_images_more(void)
@@ -1361,6 +1381,98 @@ static void test_images_more(void)
     data_dataset_free(ds);
 }
 
+#endif
+
+/* Mutation smoke test (a stand-in until the libFuzzer targets of issue 7): seeded byte flips, insertions and
+ * truncations of good files must only ever give HPK_OK or an error, never a crash (run under ASan/UBSan). */
+static void mutate(ir_rng *r, uint8_t *b, size_t *n, size_t cap)
+{
+    int kinds = 1 + (int)ir_rng_below(r, 4);
+    for (int k = 0; k < kinds && *n; k++) {
+        size_t at = ir_rng_below(r, (uint32_t)*n);
+        switch (ir_rng_below(r, 4)) {
+        case 0: b[at] ^= (uint8_t)(1u << ir_rng_below(r, 8)); break;
+        case 1: b[at] = (uint8_t)ir_rng_u32(r); break;
+        case 2: *n = at + 1; break; /* truncate */
+        default:                    /* a 0xff or a huge byte run, as in markers and dimensions */
+            for (size_t j = at; j < *n && j < at + 4 && j < cap; j++)
+                b[j] = ir_rng_below(r, 2) ? 0xff : 0x7f;
+            break;
+        }
+    }
+}
+
+static void test_mutations(void)
+{
+    ir_rng r;
+    ir_rng_seed(&r, 2024, 7);
+    hpk_err err;
+    const char *env = getenv("HPK_DATA_MUTATIONS"); /* a longer run by hand: HPK_DATA_MUTATIONS=100000 */
+    int iters = env ? atoi(env) : 1000;
+    int ok = 0, bad = 0, other = 0;
+#ifdef HPK_HAVE_IMAGES
+    size_t jn = 0;
+    uint8_t *jpg = make_jpeg(24, 20, 3, 80, &jn), *pjpg;
+    size_t pn = 0;
+    pjpg = make_jpeg(24, 20, 3, -80, &pn);
+    write_png(tpath("mut.png"), 12, 10, PNG_COLOR_TYPE_RGB_ALPHA, -8);
+    data_scratch s = {0};
+    size_t png_n = 0;
+    CHECK(data_read_file_for_test(tpath("mut.png"), &s, &png_n) == HPK_OK);
+    uint8_t *png = malloc(png_n);
+    memcpy(png, s.file, png_n);
+    uint8_t buf[8192];
+    for (int it = 0; it < 3 * iters; it++) {
+        const uint8_t *src = it % 3 == 0 ? jpg : it % 3 == 1 ? pjpg : png;
+        size_t n = it % 3 == 0 ? jn : it % 3 == 1 ? pn : png_n;
+        if (n > sizeof buf)
+            n = sizeof buf;
+        memcpy(buf, src, n);
+        mutate(&r, buf, &n, sizeof buf);
+        data_image im;
+        hpk_err_clear(&err);
+        int rc = data_image_decode(buf, n, (int)ir_rng_below(&r, 3) * 4, &s, &im, "mutant", &err);
+        if (rc == HPK_OK && (im.c < 1 || im.h < 1 || im.w < 1))
+            other++;
+        rc == HPK_OK ? ok++ : rc == HPK_EINPUT ? bad++ : other++;
+    }
+    free(jpg);
+    free(pjpg);
+    free(png);
+    data_scratch_free(&s);
+#endif
+    /* IDX, CIFAR and npy headers, through files */
+    uint8_t idx[16 + 2 * 5 * 5], cif[3073 * 2], npy[256];
+    idx_images(idx, 2, 5, 5, 1);
+    for (size_t k = 0; k < sizeof cif; k++)
+        cif[k] = (uint8_t)(k % 3073 == 0 ? 3 : k);
+    int64_t lab[3] = {1, 2, 3};
+    save_npy("mut_l.npy", HPK_DT_I64, 1, (int64_t[]){3}, lab);
+    FILE *f = fopen(tpath("mut_l.npy"), "rb");
+    size_t npy_n = fread(npy, 1, sizeof npy, f);
+    fclose(f);
+    for (int it = 0; it < iters; it++) {
+        uint8_t b[sizeof cif];
+        const uint8_t *src = it % 3 == 0 ? idx : it % 3 == 1 ? cif : npy;
+        size_t n = it % 3 == 0 ? sizeof idx : it % 3 == 1 ? sizeof cif : npy_n;
+        memcpy(b, src, n);
+        mutate(&r, b, &n, sizeof b);
+        const char *path = tpath(it % 6 == 0 ? "mut.idx" : "mut.bin");
+        if (it % 6 == 3) {
+            write_gz(path, b, n);
+        } else {
+            write_bytes(path, b, n);
+        }
+        hpk_err_clear(&err);
+        int kind = it % 3 == 0 ? DATA_PROBE_IDX : it % 3 == 1 ? DATA_PROBE_CIFAR : DATA_PROBE_NPY;
+        int rc = data_probe_file(kind, path, &err);
+        rc == HPK_OK ? ok++ : rc == HPK_EINPUT ? bad++ : other++;
+        CHECK(rc == HPK_OK || err.msg[0]);
+    }
+    CHECK(other == 0);
+    printf("mutations: %d decoded, %d refused\n", ok, bad);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/hpk-test-data-XXXXXX");
@@ -1381,6 +1493,7 @@ int main(void)
 #else
     fprintf(stderr, "built without libjpeg/libpng: folder tests skipped\n");
 #endif
+    test_mutations();
     nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     printf("test_data: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
