@@ -257,8 +257,8 @@ static void skip_record(data_dataset *ds, size_t i, const char *why)
     unsigned char expect = 0;
     if (!atomic_compare_exchange_strong(&ds->bad[i], &expect, 1))
         return; /* another thread recorded it */
+    pthread_mutex_lock(&ds->mu); /* count and list change together: a report sees them agree */
     atomic_fetch_add(&ds->nbad, 1);
-    pthread_mutex_lock(&ds->mu);
     if (ds->nskips < DATA_SKIPS_KEPT) {
         if (!ds->skips)
             ds->skips = calloc(DATA_SKIPS_KEPT, sizeof *ds->skips);

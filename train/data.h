@@ -100,7 +100,8 @@ int data_dataset_get(const data_dataset *ds, size_t i, int want_short, data_scra
 int data_dataset_get_good(data_dataset *ds, size_t i, int want_short, data_scratch *s, data_image *img,
                           int64_t *label, size_t *used, hpk_err *err);
 
-/* Skipped items: how many distinct files were skipped so far; up to max of them, in file order, into out. */
+/* Skipped items: returns how many distinct files were skipped so far and copies up to max of them into out, in
+ * file order (the first 256 met are kept with their reasons; the count goes on). Thread-safe. */
 typedef struct data_skip {
     size_t index;
     char path[256]; /* relative to the dataset folder */
