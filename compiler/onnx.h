@@ -8,6 +8,7 @@ typedef struct onnx_limits {
     size_t max_file_bytes;     /* 0: default (4 GiB) */
     int max_nesting;           /* protobuf message nesting bound; 0: default (64) */
     size_t max_tensor_bytes;   /* one initializer's payload; 0: default (2 GiB) */
+    size_t max_decoded_bytes;  /* protobuf-c's estimated unpacked size; 0: default (256 MiB + 32 x file size) */
 } onnx_limits;
 
 /* Loads an ONNX model file: bounded wire-format scan, protobuf-c unpack, import into the IR (Constant nodes
