@@ -20,6 +20,13 @@ int onnx_load(const char *path, hpk_alloc alloc, const onnx_limits *lim, ir_grap
 int onnx_load_buffer(const void *buf, size_t n, const char *base_dir, const char *name, hpk_alloc alloc,
                      const onnx_limits *lim, ir_graph **out, hpk_err *err);
 
+/* Checks that node n can be written at `opset` of the default domain: the op exists there (HardSwish needs
+ * 14) and its version-dependent arguments have that opset's form (Clip bounds: attributes before 11, inputs
+ * from 11; Squeeze/Unsqueeze axes: attribute before 13, input from 13; Dropout ratio: attribute before 12,
+ * inputs from 12; ReduceMean axes: attribute up to 17; Reshape allowzero and BatchNormalization
+ * training_mode from 14). The importer applies it to every node, the exporter before writing. */
+int onnx_node_check_opset(const ir_graph *g, const ir_node *n, int64_t opset, hpk_err *err);
+
 /* Exports the graph at g->opset (13 for graphs hpk built) with names preserved. Internal (ai.hpk) ops are an
  * error. The file is written to a temporary name in the same folder and renamed into place. */
 int onnx_save(ir_graph *g, const char *path, hpk_err *err);

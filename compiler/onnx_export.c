@@ -243,6 +243,9 @@ static int ex_node(ex *x, const ir_node *n, Onnx__NodeProto **out)
     if ((info->flags & IR_OPF_INTERNAL) || !(info->flags & IR_OPF_ONNX))
         return hpk_err_set(x->err, HPK_EUNSUPPORTED, "node '%s': op '%s' (domain %s) is internal to hpk and cannot "
                            "be exported to ONNX", n->name, info->id, info->domain[0] ? info->domain : "ai.hpk");
+    int rc = onnx_node_check_opset(g, n, g->opset > 0 ? g->opset : 13, x->err);
+    if (rc)
+        return rc;
     Onnx__NodeProto *np = NEW(x, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
     if (!np || !(np->name = ex_str(x, n->name)) || !(np->op_type = ex_str(x, info->onnx_name)))
         return oom(x);
@@ -269,7 +272,7 @@ static int ex_node(ex *x, const ir_node *n, Onnx__NodeProto **out)
     if (n->n_attr && !(np->attribute = ex_alloc(x, sizeof(void *) * (size_t)n->n_attr)))
         return oom(x);
     for (int a = 0; a < n->n_attr; a++) {
-        int rc = ex_attr(x, n, &n->attr[a], &np->attribute[a]);
+        rc = ex_attr(x, n, &n->attr[a], &np->attribute[a]);
         if (rc)
             return rc;
     }

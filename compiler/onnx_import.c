@@ -488,7 +488,7 @@ static int tensor_decode(imp *m, const Onnx__TensorProto *tp, const char *ctx, i
                                    ir_dtype_name(dt), bytes);
         } else if (which > 0) {
             if (strcmp(src[which].name, want) != 0)
-                return hpk_err_set(m->e, HPK_EINPUT, "%s: a %s tensor keeps its values in %s, not %s", ctx,
+                return hpk_err_set(m->e, HPK_EINPUT, "%s: a tensor of dtype %s keeps its values in %s, not %s", ctx,
                                    ir_dtype_name(dt), want, src[which].name);
             if (src[which].count != numel)
                 return hpk_err_set(m->e, HPK_EINPUT, "%s: %s has %zu values but dims %s need %zu", ctx,
@@ -830,12 +830,10 @@ static int node_import(imp *m, size_t i)
     int ni = ir_node_add(g, (ir_op)op, nn, in, (int)np->n_input, out, (int)np->n_output, &e2);
     if (ni < 0)
         return hpk_err_set(m->e, e2.code, "node '%.160s': %s", nn, e2.msg);
-    if (!np->n_attribute)
-        return HPK_OK;
     if (np->n_attribute > MAX_NODE_ATTRS)
         return hpk_err_set(m->e, HPK_EINPUT, "node '%.160s' (%s): %zu attributes, more than %d", nn, opn,
                            np->n_attribute, MAX_NODE_ATTRS);
-    ir_attr *attrs = ir_arena_alloc(g, sizeof(ir_attr) * np->n_attribute);
+    ir_attr *attrs = ir_arena_alloc(g, sizeof(ir_attr) * (np->n_attribute ? np->n_attribute : 1));
     if (!attrs)
         return hpk_err_set(m->e, HPK_ENOMEM, "out of memory importing node '%.160s'", nn);
     g->nodes[ni].attr = attrs;
@@ -851,7 +849,7 @@ static int node_import(imp *m, size_t i)
         if (rc)
             return rc;
     }
-    return HPK_OK;
+    return onnx_node_check_opset(g, &g->nodes[ni], g->opset, m->e);
 }
 
 /* ---- the model ----------------------------------------------------------------------------------------------- */

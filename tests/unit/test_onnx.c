@@ -329,6 +329,7 @@ static ir_graph *build_all_ops(hpk_err *err)
     int x, t, u, w, b, ni, tmp[4];
     int64_t wd[4] = {8, 4, 3, 3}, bd[1] = {8}, dwd[4] = {8, 1, 3, 3};
     CHECK((x = ir_value_add(g, "x", IR_DT_F32, &xs, err)) >= 0 && !ir_graph_add_input(g, x, err));
+    g->opset = 14; /* HardSwish */
     g->name = ir_strdup(g, "all_ops");
     g->doc = ir_strdup(g, "built by test_onnx");
     g->model_version = 3;
@@ -589,6 +590,32 @@ static int cmd_export_errors(void)
     } else {
         printf("(no internal op in the table yet: the internal-op refusal is not exercised)\n");
     }
+    /* an op that does not exist at the graph's opset, and an argument in another opset's form */
+    g->nodes[0].op = IR_OP_HardSwish;
+    hpk_err_clear(&e2);
+    if (onnx_save_buffer(g, &buf, &n, &e2) == HPK_OK || !strstr(e2.msg, "'r'") || !strstr(e2.msg, "opset 13"))
+        fail("export of HardSwish at opset 13: rc %d '%s'", e2.code, e2.msg);
+    free(buf);
+    buf = NULL;
+    g->opset = 14;
+    hpk_err_clear(&e2);
+    if (onnx_save_buffer(g, &buf, &n, &e2) != HPK_OK)
+        fail("export of HardSwish at opset 14: '%s'", e2.msg);
+    free(buf);
+    buf = NULL;
+    g->nodes[0].op = IR_OP_Clip;
+    CHECK(!ir_node_set_float(g, 0, "min", 0.0f, err));
+    hpk_err_clear(&e2);
+    if (onnx_save_buffer(g, &buf, &n, &e2) == HPK_OK || !strstr(e2.msg, "'min'"))
+        fail("export of Clip with attribute bounds at opset 14: rc %d '%s'", e2.code, e2.msg);
+    free(buf);
+    buf = NULL;
+    g->opset = 10;
+    hpk_err_clear(&e2);
+    if (onnx_save_buffer(g, &buf, &n, &e2) != HPK_OK)
+        fail("export of Clip with attribute bounds at opset 10: '%s'", e2.msg);
+    free(buf);
+    buf = NULL;
     /* writing into a folder that does not exist fails cleanly and names the file */
     hpk_err_clear(&e2);
     g->nodes[0].op = IR_OP_Relu;
