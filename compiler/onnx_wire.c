@@ -5,7 +5,8 @@
  * frames, using protobuf-c's generated descriptors so it classifies every field exactly as the unpacker will:
  * a length-delimited field is a sub-message only if the schema says so; unknown fields are skipped (protobuf-c
  * keeps them as opaque bytes and never recurses into them). Every step advances the position or pops a frame,
- * so the scan is linear in the input. */
+ * so the scan is linear in the input. It also refuses a singular sub-message field given twice in one message
+ * (protobuf-c would merge the copies, at quadratic cost). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 typedef struct wire_frame {
     const ProtobufCMessageDescriptor *desc;
     size_t end;
+    uint64_t seen; /* singular sub-message fields already present, by field index (the first 64 fields) */
 } wire_frame;
 
 /* What protobuf-c allocates per block on top of the payload: our size header plus typical malloc overhead. */
@@ -115,6 +117,7 @@ int onnx_wire_scan(const uint8_t *buf, size_t n, const ProtobufCMessageDescripto
     size_t pos = 0;
     stack[0].desc = root;
     stack[0].end = n;
+    stack[0].seen = 0;
 
 #define FAIL(code, ...)                                                                                     \
     do {                                                                                                    \
@@ -208,6 +211,15 @@ int onnx_wire_scan(const uint8_t *buf, size_t n, const ProtobufCMessageDescripto
                 pos += len;
             } else if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
                 const ProtobufCMessageDescriptor *sub = fd->descriptor;
+                size_t fi = (size_t)(fd - f->desc->fields);
+                if (fd->label != PROTOBUF_C_LABEL_REPEATED && fi < 64) {
+                    /* protobuf-c merges repeats of a singular sub-message, copying everything each time:
+                     * quadratic in the number of repeats, and no ONNX writer emits them */
+                    if (f->seen & ((uint64_t)1 << fi))
+                        FAIL(HPK_EINPUT, "malformed protobuf at byte %zu: %s appears twice in one message",
+                             vstart, field_label(f->desc, fd, fnum, lbl, sizeof lbl));
+                    f->seen |= (uint64_t)1 << fi;
+                }
                 if (depth >= max_depth)
                     FAIL(HPK_EINPUT, "malformed protobuf at byte %zu: messages nest deeper than %d levels "
                          "(field %s)", vstart, max_depth, field_label(f->desc, fd, fnum, lbl, sizeof lbl));
@@ -215,6 +227,7 @@ int onnx_wire_scan(const uint8_t *buf, size_t n, const ProtobufCMessageDescripto
                 st.messages++;
                 stack[depth].desc = sub;
                 stack[depth].end = body + len;
+                stack[depth].seen = 0;
                 depth++;
                 if (depth > st.depth)
                     st.depth = depth;

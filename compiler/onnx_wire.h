@@ -22,7 +22,8 @@ typedef struct onnx_wire_stats {
  * descriptors, and rejects anything protobuf-c would have to trust: tags with field number 0 or out of range,
  * wire types 3/4/6/7 (groups, invalid), varints longer than 10 bytes, length prefixes longer than 5 bytes or
  * above INT_MAX or past the end of the enclosing message, wire types that disagree with the schema, malformed
- * packed arrays, nesting deeper than max_depth (clamped to ONNX_WIRE_MAX_DEPTH_CEILING), and an estimated
+ * packed arrays, a singular sub-message field given twice in one message (protobuf-c merges repeats at
+ * quadratic cost), nesting deeper than max_depth (clamped to ONNX_WIRE_MAX_DEPTH_CEILING), and an estimated
  * decoded size above max_decoded. Errors (HPK_EINPUT, or HPK_ENOMEM for the stack or the size budget) carry a
  * one-line message "malformed protobuf at byte N: ..." without a file name; the caller prefixes it.
  * The work stack is allocated through alloc. stats may be NULL. */

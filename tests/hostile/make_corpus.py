@@ -382,6 +382,9 @@ write_bytes("varint_11_bytes.onnx", HEADER + key(5, 0) + b"\xff" * 10 + b"\x01",
 write_bytes("wire_type_mismatch.onnx", HEADER + key(7, 0) + varint(5), ["wire type"])
 write_bytes("wire_type_group.onnx", HEADER + key(7, 3) + key(7, 4), ["group"])
 write_bytes("field_number_zero.onnx", HEADER + b"\x02\x00", ["field number 0"])
+relu = ld(1, ld(1, b"x") + ld(2, b"y") + ld(4, b"Relu"))
+write_bytes("repeated_singular_message.onnx", HEADER + b"".join([ld(7, relu)] * 1000), ["onnx.ModelProto.graph",
+                                                                                        "twice"])
 write_bytes("packed_dims_cut.onnx", HEADER + ld(7, ld(5, ld(1, b"\x04\xff"))), ["packed"])
 
 # ---- inputs that must load (no over-rejection) ---------------------------------------------------------------

@@ -21,7 +21,8 @@ env = dict(os.environ)
 env["ASAN_OPTIONS"] = "abort_on_error=1:halt_on_error=1:detect_leaks=1:" + env.get("ASAN_OPTIONS", "")
 env["UBSAN_OPTIONS"] = "halt_on_error=1:abort_on_error=1:print_stacktrace=1:" + env.get("UBSAN_OPTIONS", "")
 with open(loader, "rb") as f:
-    sanitized = b"__asan_init" in f.read() or b"__ubsan_handle" in open(loader, "rb").read()
+    image = f.read()
+    sanitized = b"__asan_init" in image or b"__ubsan_handle" in image
 
 
 def limit_memory():
@@ -34,12 +35,12 @@ def limit_memory():
 failures = []
 
 
-def run(path, status, expect, label):
+def run(path, status, expect, label, timeout=120):
     try:
-        p = subprocess.run([loader, "load", path], capture_output=True, text=True, errors="replace", timeout=120,
-                           env=env, preexec_fn=limit_memory)
+        p = subprocess.run([loader, "load", path], capture_output=True, text=True, errors="replace",
+                           timeout=timeout, env=env, preexec_fn=limit_memory)
     except subprocess.TimeoutExpired:
-        failures.append(f"{label}: timed out (a hang)")
+        failures.append(f"{label}: took more than {timeout}s (a hang, or quadratic work)")
         return
     err = p.stderr
     if p.returncode < 0:
@@ -112,7 +113,43 @@ with tempfile.TemporaryDirectory() as tmp:
     if p.returncode != 1 or len(p.stderr.splitlines()) != 1:
         failures.append(f"a file name with a newline: status {p.returncode}, {p.stderr!r} (must stay one line)")
 
+# ---- stress cases generated here (too big to commit): inputs that made a stage quadratic -------------------
+def varint(v):
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def ld(field, payload):
+    return varint(field << 3 | 2) + varint(len(payload)) + payload
+
+
+def vi(name, dims):
+    """ValueInfoProto: float tensor; dims entries are ints (dim_value) or strs (dim_param)."""
+    shape = b"".join(ld(1, varint(1 << 3) + varint(d) if isinstance(d, int) else ld(2, d.encode())) for d in dims)
+    return ld(1, name.encode()) + ld(2, ld(1, varint(1 << 3) + varint(1) + ld(2, shape)))
+
+
+HEADER = varint(1 << 3) + varint(8) + ld(8, varint(2 << 3) + varint(13))
+n = 100000  # Conv chain on a symbolic H x W: shape inference makes two fresh symbols per node
+nodes = b"".join(ld(1, ld(1, (b"x" if i == 0 else b"y%d" % (i - 1))) + ld(1, b"w") + ld(2, b"y%d" % i) +
+                       ld(4, b"Conv")) for i in range(n))
+w = ld(5, ld(1, b"\x01\x01\x01\x01") + varint(2 << 3) + varint(1) + ld(8, b"w") + ld(9, b"\0\0\x80\x3f"))
+graph = nodes + w + ld(11, vi("x", ["N", 1, "H", "W"])) + ld(12, ld(1, b"y%d" % (n - 1)))
+stress = [("stress_conv_chain.onnx", HEADER + ld(7, graph), 0, []),
+          ("stress_repeated_graph.onnx", HEADER + ld(7, ld(1, ld(2, b"y") + ld(4, b"Relu"))) * 200000, 1,
+           ["twice"])]
+with tempfile.TemporaryDirectory() as tmp:
+    for name, data, status, expect in stress:
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        run(path, status, expect, name, timeout=60)
+
 for f in failures:
     print("FAIL:", f)
-print(f"{len(manifest) + 4} cases, {len(failures)} failures")
+print(f"{len(manifest) + 6} cases, {len(failures)} failures")
 sys.exit(1 if failures else 0)

@@ -736,6 +736,10 @@ static int cmd_wire(void)
     /* packed dims with a cut varint: graph { initializer { dims: packed [0xff] } } */
     const uint8_t packed[] = {0x3a, 0x05, 0x2a, 0x03, 0x0a, 0x01, 0xff};
     expect_scan("cut packed varint", packed, sizeof packed, 0, "packed");
+    const uint8_t twice[] = {0x3a, 0x00, 0x3a, 0x00};
+    expect_scan("graph given twice", twice, sizeof twice, 0, "appears twice");
+    const uint8_t opset_twice[] = {0x42, 0x00, 0x42, 0x00}; /* repeated opset_import: fine */
+    expect_scan("repeated message field", opset_twice, sizeof opset_twice, 1, NULL);
     const uint8_t packed_ok[] = {0x3a, 0x06, 0x2a, 0x04, 0x0a, 0x02, 0x03, 0x04};
     expect_scan("packed dims", packed_ok, sizeof packed_ok, 1, NULL);
     const uint8_t packed_f[] = {0x3a, 0x07, 0x2a, 0x05, 0x22, 0x03, 0, 0, 0}; /* float_data packed, 3 bytes */
