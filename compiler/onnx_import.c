@@ -37,7 +37,7 @@
 #define IR_VERSION_MIN 3 /* opset_import exists from IR version 3 */
 #define IR_VERSION_MAX 11
 #define MAX_IMPORT_SYMS 4096 /* distinct symbolic dims an import may create */
-#define MAX_NODE_ATTRS 4096
+#define MAX_NODE_ATTRS 256 /* duplicate names are checked pairwise */
 #define MAX_LOCATION 4096
 
 /* ---- protobuf-c allocator routed through hpk_alloc (with a size header so the hook sees real sizes) ------- */
@@ -553,6 +553,8 @@ static int tensor_decode(imp *m, const Onnx__TensorProto *tp, const char *ctx, i
 
 /* ---- types and symbols ------------------------------------------------------------------------------------- */
 
+/* The symbol for a dim_param name (NULL: a fresh anonymous one). HPK_EINPUT past MAX_IMPORT_SYMS, HPK_ENOMEM;
+ * no message: the caller names the value. */
 static int sym_new(imp *m, const char *name, int64_t *d)
 {
     char buf[32];
@@ -562,7 +564,7 @@ static int sym_new(imp *m, const char *name, int64_t *d)
         return HPK_OK;
     }
     if (m->n_import_syms >= MAX_IMPORT_SYMS)
-        return hpk_err_set(m->e, HPK_EINPUT, "more than %d symbolic dimensions", MAX_IMPORT_SYMS);
+        return HPK_EINPUT;
     if (!name) { /* anonymous: the same "?<k>" scheme as ir_infer_unknown_dim */
         snprintf(buf, sizeof buf, "?%d", m->g->n_syms);
         id = ir_sym_get(m->g, buf);
@@ -570,14 +572,15 @@ static int sym_new(imp *m, const char *name, int64_t *d)
         id = ir_sym_get(m->g, name);
     }
     if (id < 0 || (name && strmap_put(m->g, &m->syms, m->g->syms[id], id)))
-        return hpk_err_set(m->e, HPK_ENOMEM, "out of memory adding a symbolic dimension");
+        return HPK_ENOMEM;
     m->n_import_syms++;
     *d = -(int64_t)id - 1;
     return HPK_OK;
 }
 
 /* Decodes a tensor TypeProto. strict: errors for anything hpk cannot represent; otherwise returns HPK_EINPUT
- * without a message (the caller ignores the entry) and never creates anonymous symbols. */
+ * without a message (the caller ignores the entry) and never creates anonymous symbols. HPK_ENOMEM always comes
+ * with a message. */
 static int type_decode(imp *m, const Onnx__TypeProto *tp, const char *ctx, bool strict, ir_dtype *dt, ir_shape *s)
 {
     *dt = IR_DT_UNDEF;
@@ -613,8 +616,11 @@ static int type_decode(imp *m, const Onnx__TypeProto *tp, const char *ctx, bool 
                      dm->dim_param[0] && dm->dim_param[0] != '?';
         if (!named && !strict)
             return HPK_EINPUT;
-        if ((rc = sym_new(m, named ? dm->dim_param : NULL, &r.d[i])))
-            return strict ? hpk_err_set(m->e, rc, "%s: cannot add a symbolic dimension", ctx) : rc;
+        if ((rc = sym_new(m, named ? dm->dim_param : NULL, &r.d[i]))) {
+            if (rc == HPK_ENOMEM)
+                return hpk_err_set(m->e, rc, "%s: out of memory adding a symbolic dimension", ctx);
+            TFAIL(rc, "%s: more than %d symbolic dimensions in the model", ctx, MAX_IMPORT_SYMS);
+        }
     }
 #undef TFAIL
     *s = r;
@@ -1014,7 +1020,10 @@ static int model_import(imp *m)
         ir_shape s;
         if (v < 0 || g->values[v].init || m->src[v] < 0)
             continue;
-        if (type_decode(m, vi->type, "", false, &dt, &s) == HPK_OK) {
+        rc = type_decode(m, vi->type, "value_info", false, &dt, &s);
+        if (rc == HPK_ENOMEM)
+            return rc;
+        if (rc == HPK_OK) {
             g->values[v].dtype = dt;
             g->values[v].shape = s;
         }

@@ -3,7 +3,9 @@
  * usage: test_onnx load FILE                 prints "FILE: reason" and exits like `hpk inspect` (0 ok, 1 rejected)
  *        test_onnx roundtrip FILE OUT.onnx    import -> export -> import: same graph, bit-identical payloads
  *        test_onnx builder OUTDIR             builder-API graphs -> export -> import; files left in OUTDIR
- *        test_onnx allocfail FILE [EXHAUSTIVE [STRIDE]]   fail the Nth allocation for N = 1.. until a load succeeds
+ *        test_onnx allocfail FILE [EXHAUSTIVE [STRIDE]]   fail the Nth allocation for N = 1.. until a load
+ *                                             succeeds, then the same for exporting the loaded graph
+ *        test_onnx buffer CORPUS_DIR          onnx_load_buffer: memory loads, external data refusal, limits
  *        test_onnx wire                       unit tests of the wire-format scanner
  *        test_onnx export-errors              export refusals (internal ops, undefined dtypes)
  * Exit status 0 on success; failures print "FAIL: ..." on stderr and exit 1 (load: the importer's status). */
@@ -668,6 +670,93 @@ static int cmd_allocfail(const char *path, long exhaustive, long stride)
             break;
         n += n < exhaustive ? 1 : stride;
     }
+    if (failures)
+        return 1;
+    /* export: the ModelProto is built through the graph's allocator; fail each of those allocations in turn */
+    hpk_failing_alloc st = {0, 0, 0, 0};
+    ir_graph *g = NULL;
+    hpk_err err = {0};
+    if (onnx_load(path, hpk_alloc_failing(&st), NULL, &g, &err)) {
+        fail("load for the export test: %s", err.msg);
+        return 1;
+    }
+    long live0 = st.live, tried = 0;
+    for (n = 1;; n++, tried++) {
+        void *buf = NULL;
+        size_t nb;
+        st.fail_at = st.count + n;
+        st.failed = 0;
+        hpk_err_clear(&err);
+        int rc = onnx_save_buffer(g, &buf, &nb, &err);
+        free(buf);
+        if (st.live != live0)
+            fail("export, allocation %ld: %ld blocks leaked", n, st.live - live0);
+        if (rc == HPK_OK) {
+            if (st.failed)
+                fail("export, allocation %ld failed but the export succeeded", n);
+            break;
+        }
+        if (!st.failed || rc != HPK_ENOMEM)
+            fail("export, allocation %ld: status %d without an injected failure: %s", n, rc, err.msg);
+        if (failures > 20)
+            break;
+    }
+    ir_graph_free(g);
+    if (st.live)
+        fail("export test: %ld blocks leaked", st.live);
+    printf("%s: export: %ld failure points, all reported\n", path, tried);
+    return failures != 0;
+}
+
+/* ---- loading from memory, limits ---------------------------------------------------------------------- */
+
+static void expect_load(const char *what, const void *buf, size_t n, const char *dir, const onnx_limits *lim,
+                        int want_rc, const char *substr)
+{
+    ir_graph *g = NULL;
+    hpk_err err = {0};
+    int rc = onnx_load_buffer(buf, n, dir, "mem.onnx", (hpk_alloc){0}, lim, &g, &err);
+    if (rc != want_rc)
+        fail("%s: status %d, expected %d (%s)", what, rc, want_rc, err.msg);
+    else if (rc && (strncmp(err.msg, "mem.onnx: ", 10) != 0 || (substr && !strstr(err.msg, substr))))
+        fail("%s: message '%s' (wanted 'mem.onnx: ...%s...')", what, err.msg, substr ? substr : "");
+    if ((rc == HPK_OK) != (g != NULL))
+        fail("%s: status %d but graph %p", what, rc, (void *)g);
+    ir_graph_free(g);
+}
+
+static int cmd_buffer(const char *corpus)
+{
+    char p1[1024], p2[1024];
+    void *base = NULL, *ext = NULL;
+    size_t nb, ne;
+    snprintf(p1, sizeof p1, "%s/valid_base.onnx", corpus);
+    snprintf(p2, sizeof p2, "%s/valid_external.onnx", corpus);
+    if (read_file(p1, &base, &nb) || read_file(p2, &ext, &ne)) {
+        fail("cannot read %s or %s", p1, p2);
+        return 1;
+    }
+    expect_load("from memory", base, nb, NULL, NULL, HPK_OK, NULL);
+    expect_load("external data without a folder", ext, ne, NULL, NULL, HPK_EINPUT, "refused");
+    expect_load("external data with its folder", ext, ne, corpus, NULL, HPK_OK, NULL);
+    expect_load("empty buffer", base, 0, NULL, NULL, HPK_EINPUT, "empty");
+    onnx_limits lim = {100, 0, 0, 0};
+    expect_load("file size limit", base, nb, NULL, &lim, HPK_ENOMEM, "limit");
+    lim = (onnx_limits){0, 0, 100, 0};
+    expect_load("tensor size limit", base, nb, NULL, &lim, HPK_ENOMEM, "conv.weight");
+    lim = (onnx_limits){0, 3, 0, 0};
+    expect_load("nesting limit", base, nb, NULL, &lim, HPK_EINPUT, "deeper than 3");
+    lim = (onnx_limits){0, 0, 0, 1000};
+    expect_load("decoded size limit", base, nb, NULL, &lim, HPK_ENOMEM, "memory");
+    ir_graph *g = (ir_graph *)1;
+    hpk_err err = {0};
+    if (onnx_load("/nonexistent/model.onnx", (hpk_alloc){0}, NULL, &g, &err) == HPK_OK || g ||
+        strncmp(err.msg, "/nonexistent/model.onnx: ", 25) != 0)
+        fail("missing file: '%s'", err.msg);
+    free(base);
+    free(ext);
+    if (!failures)
+        printf("loading from memory and limits ok\n");
     return failures != 0;
 }
 
@@ -818,6 +907,8 @@ int main(int argc, char **argv)
         return cmd_builder(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "allocfail") == 0)
         return cmd_allocfail(argv[2], argc > 3 ? atol(argv[3]) : 1L << 40, argc > 4 ? atol(argv[4]) : 1);
+    if (argc >= 3 && strcmp(argv[1], "buffer") == 0)
+        return cmd_buffer(argv[2]);
     if (argc >= 2 && strcmp(argv[1], "wire") == 0)
         return cmd_wire();
     if (argc >= 2 && strcmp(argv[1], "export-errors") == 0)
