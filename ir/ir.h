@@ -159,6 +159,8 @@ typedef struct ir_graph {
 
     const char **syms; /* symbolic dimension names */
     int n_syms, cap_syms;
+    int *sym_index; /* name -> symbol id, open addressing like index; keeps ir_sym_get O(1) */
+    int sym_index_cap;
 
     /* name -> value id, open addressing; slots hold id+1, 0 = empty */
     int *index;
@@ -269,6 +271,7 @@ typedef struct ir_infer {
     ir_dtype *out_dt;
     bool concrete;
     hpk_err *err;
+    bool oom; /* set by ir_infer_unknown_dim when it could not allocate a symbol; the driver reports it */
 } ir_infer;
 
 /* Constant payload of input i if it is an initializer, else NULL. */

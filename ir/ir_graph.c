@@ -128,6 +128,7 @@ void ir_graph_free(ir_graph *g)
     ir_dealloc(g, g->inputs, sizeof(int) * (size_t)g->cap_inputs);
     ir_dealloc(g, g->outputs, sizeof(int) * (size_t)g->cap_outputs);
     ir_dealloc(g, g->syms, sizeof(char *) * (size_t)g->cap_syms);
+    ir_dealloc(g, g->sym_index, sizeof(int) * (size_t)g->sym_index_cap);
     ir_dealloc(g, g->index, sizeof(int) * (size_t)g->index_cap);
     ir_arena_block *b = g->arena;
     while (b) {
@@ -451,16 +452,41 @@ int ir_graph_add_output(ir_graph *g, int v, hpk_err *err)
     return list_add(g, &g->outputs, &g->n_outputs, &g->cap_outputs, v, err);
 }
 
+/* Symbol names are hashed like value names: a linear search made a hostile file with many nodes of symbolic
+ * shape (each creating fresh symbols in inference) quadratic. */
 int ir_sym_get(ir_graph *g, const char *name)
 {
-    for (int i = 0; i < g->n_syms; i++)
-        if (strcmp(g->syms[i], name) == 0)
-            return i;
+    if (g->sym_index_cap) {
+        uint64_t h = hash_str(name) & (uint64_t)(g->sym_index_cap - 1);
+        for (; g->sym_index[h]; h = (h + 1) & (uint64_t)(g->sym_index_cap - 1))
+            if (strcmp(g->syms[g->sym_index[h] - 1], name) == 0)
+                return g->sym_index[h] - 1;
+    }
+    if ((g->n_syms + 1) * 2 > g->sym_index_cap) {
+        int ncap = g->sym_index_cap ? g->sym_index_cap * 2 : 64;
+        int *ni = ir_alloc(g, sizeof(int) * (size_t)ncap);
+        if (!ni)
+            return -1;
+        memset(ni, 0, sizeof(int) * (size_t)ncap);
+        for (int i = 0; i < g->n_syms; i++) {
+            uint64_t h = hash_str(g->syms[i]) & (uint64_t)(ncap - 1);
+            while (ni[h])
+                h = (h + 1) & (uint64_t)(ncap - 1);
+            ni[h] = i + 1;
+        }
+        ir_dealloc(g, g->sym_index, sizeof(int) * (size_t)g->sym_index_cap);
+        g->sym_index = ni;
+        g->sym_index_cap = ncap;
+    }
     if (grow(g, (void **)&g->syms, &g->cap_syms, g->n_syms + 1, sizeof(char *)))
         return -1;
     const char *s = ir_strdup(g, name);
     if (!s)
         return -1;
+    uint64_t h = hash_str(name) & (uint64_t)(g->sym_index_cap - 1);
+    while (g->sym_index[h])
+        h = (h + 1) & (uint64_t)(g->sym_index_cap - 1);
+    g->sym_index[h] = g->n_syms + 1;
     g->syms[g->n_syms] = s;
     return g->n_syms++;
 }

@@ -13,9 +13,8 @@ static int need(ir_infer *c, int i, ir_dtype dt)
     return HPK_OK;
 }
 
-/* Product of dims [from, to); symbolic if any factor is symbolic (or unknown in symbolic mode); DIM_OVERFLOW
- * on overflow (not -1: that is symbol 0, the batch dim "N"). */
-#define DIM_OVERFLOW INT64_MIN
+/* Product of dims [from, to); symbolic if any factor is symbolic (or unknown in symbolic mode). INT64_MIN on
+ * overflow (not -1: that is symbol 0). */
 static int64_t dim_product(ir_infer *c, const ir_shape *s, int from, int to)
 {
     int64_t p = 1;
@@ -29,7 +28,7 @@ static int64_t dim_product(ir_infer *c, const ir_shape *s, int from, int to)
             return lone ? s->d[i] : ir_infer_unknown_dim(c);
         }
         if (__builtin_mul_overflow(p, s->d[i], &p))
-            return DIM_OVERFLOW;
+            return INT64_MIN;
     }
     return p;
 }
@@ -54,7 +53,7 @@ int ir_shape_flatten(ir_infer *c)
     if (axis < 0)
         axis += r;
     int64_t d[2] = {dim_product(c, &c->in[0], 0, (int)axis), dim_product(c, &c->in[0], (int)axis, r)};
-    if (d[0] == DIM_OVERFLOW || d[1] == DIM_OVERFLOW)
+    if (d[0] == INT64_MIN || d[1] == INT64_MIN)
         return ir_infer_fail(c, "the flattened size overflows");
     c->out[0] = ir_shape_make(2, d);
     c->out_dt[0] = c->in_dt[0];
