@@ -1,18 +1,19 @@
 #!/usr/bin/python3
 """models_torch.py — the built models against onnx.checker, ONNX Runtime and torchvision with the same weights.
 
-usage: models_torch.py dump MODEL_DUMP OUTDIR      graphs from tests/unit/model_dump.c, made ONNX here
-       models_torch.py hpk HPK OUTDIR              graphs from `hpk model`, also run by `hpk run --backend ref`
-                                                   and staged by `hpk inspect --json`; plus torchvision's own
-                                                   exports (and ResNet-18) through `hpk inspect` for stages
+usage: models_torch.py hpk HPK OUTDIR           through the hpk executable: `hpk model`, `hpk run --backend
+                                                ref`, `hpk inspect --json` (and its exit statuses)
+       models_torch.py tool MODEL_TOOL OUTDIR   the same library calls through tests/unit/model_tool.c, plus
+                                                the graph rebuilt here with onnx.helper: hpk's export must
+                                                equal it node for node and byte for byte
 
-For each family (and a Fashion-MNIST-shaped 1x28x28 config), at a small input size: the ONNX model passes
-onnx.checker (full_check); BN weights and running statistics are randomized (the same in every copy, so a
+For each family (and Fashion-MNIST-shaped 1x28x28 configs), at a small input size: hpk's export passes
+onnx.checker (full_check), and re-imported, stage discovery finds the builder's stages; BN weights and running statistics are randomized (the same in every copy, so a
 runner that ignores them is caught) and classifier weights scaled up; ONNX Runtime's output must equal
 torchvision's, eval mode, with the ONNX initializers loaded by name into torchvision's state_dict (strict:
 every key, every shape), to 1e-4 absolute and relative to the largest logit, and
-with hpk: `hpk run --backend ref` must equal ONNX Runtime's to 1e-4. The stage tables must name the expected
-torchvision feature blocks. Run with Debian's /usr/bin/python3; ONNX Runtime is onnxruntime-node found through
+hpk's ref backend must equal ONNX Runtime's to 1e-4. torchvision's own exports of MobileNetV2/V3 and
+ResNet-18/50 (BN folded and not) get stage tables naming the expected blocks. Run with Debian's /usr/bin/python3; ONNX Runtime is onnxruntime-node found through
 NODE_PATH (or .deps/node_modules, or /tmp/ortnpm/node_modules)."""
 import json, os, subprocess, sys, warnings
 
@@ -65,7 +66,7 @@ def torchvision_model(family, width, classes, in_ch):
 
 
 def onnx_from_dump(prefix):
-    """Builds an ONNX model from model_dump's JSON + raw bytes with onnx.helper (not hpk's exporter)."""
+    """Builds an ONNX model from model_tool's JSON + raw bytes with onnx.helper (not hpk's exporter)."""
     d = json.load(open(prefix + ".json"))
     raw = open(prefix + ".bin", "rb").read()
     inits = []
@@ -127,31 +128,74 @@ def run(cmd, **kw):
     return r.stdout
 
 
-def inspect_stages(hpk, path):
-    j = json.loads(run([hpk, "inspect", path, "--json"]))
-    return [(s["name"], s["tensor"], s["stride"]) for s in j["stages"]]
+class Hpk:
+    """The hpk executable: `hpk model`, `hpk run --backend ref`, `hpk inspect --json`."""
+    def __init__(self, exe):
+        self.exe = exe
+
+    def build(self, cfg, base):
+        family, width, classes, size, in_ch, seed = cfg
+        run([self.exe, "model", family, "--width", str(width), "--classes", str(classes), "--input-size", str(size),
+             "--in-channels", str(in_ch), "--seed", str(seed), "-o", base + ".hpk.onnx"])
+        return base + ".hpk.onnx"
+
+    def run(self, path, x, y):
+        run([self.exe, "run", path, "--input", x, "--output", y, "--backend", "ref"])
+
+    def stages(self, path):
+        return [(s["name"], s["tensor"], s["stride"]) for s in json.loads(run([self.exe, "inspect", path, "--json"]))["stages"]]
 
 
-def check_config(mode, tool, out, cfg):
+class Tool(Hpk):
+    """tests/unit/model_tool.c: the same library calls in one process, and the graph as JSON besides."""
+    def build(self, cfg, base):
+        run([self.exe, "build"] + [str(v) for v in cfg] + [base])
+        return base + ".hpk.onnx"
+
+    def run(self, path, x, y):
+        run([self.exe, "run", path, x, y])
+
+    def stages(self, path):
+        return [tuple(s) for s in json.loads(run([self.exe, "stages", path]))]
+
+
+def attr_values(n):
+    return {a.name: helper.get_attribute_value(a) for a in n.attribute}
+
+
+def same_graph(a, b):
+    """Nodes (op, inputs, outputs, attributes) and initializers (name, bytes) equal."""
+    na = [(n.op_type, list(n.input), list(n.output), attr_values(n)) for n in a.graph.node]
+    nb = [(n.op_type, list(n.input), list(n.output), attr_values(n)) for n in b.graph.node]
+    assert na == nb, "the exported nodes differ from the builder's: " + str(next(x for x in zip(na, nb) if x[0] != x[1]))
+    ia = {t.name: numpy_helper.to_array(t) for t in a.graph.initializer}
+    ib = {t.name: numpy_helper.to_array(t) for t in b.graph.initializer}
+    assert ia.keys() == ib.keys(), "initializer names differ"
+    for k in ia:
+        assert ia[k].dtype == ib[k].dtype and ia[k].shape == ib[k].shape and ia[k].tobytes() == ib[k].tobytes(), k
+
+
+def check_config(driver, out, cfg):
     family, width, classes, size, in_ch, seed = cfg
     tag = f"{family}_w{width}_c{classes}_{in_ch}x{size}"
     base = os.path.join(out, tag)
-    if mode == "dump":
-        run([tool, family, str(width), str(classes), str(size), str(in_ch), str(seed), base])
-        model, stages, _ = onnx_from_dump(base)
-    else:
-        run([tool, "model", family, "--width", str(width), "--classes", str(classes), "--input-size", str(size),
-             "--in-channels", str(in_ch), "--seed", str(seed), "-o", base + ".built.onnx"])
-        model = onnx.load(base + ".built.onnx")
-        stages = [t for _, t, _ in inspect_stages(tool, base + ".built.onnx")]
-    assert stages == STAGES[family], f"{tag}: stages {stages}"
+    exported = driver.build(cfg, base)
+    model = onnx.load(exported)
     onnx.checker.check_model(model, full_check=True)
+    want = [(f"stage{k + 1}", t, 2 << k) for k, t in enumerate(STAGES[family][:5])] + [("fc", "flatten", 0)]
+    st = driver.stages(exported)  # the export re-imported: stage discovery must find the builder's stages
+    assert st == want, f"{tag}: stages of the re-imported export {st}"
+    if isinstance(driver, Tool):  # the builder's own table, and the exporter's fidelity
+        helper_model, builder_stages, _ = onnx_from_dump(base)
+        assert builder_stages == STAGES[family], f"{tag}: builder stages {builder_stages}"
+        onnx.checker.check_model(helper_model, full_check=True)
+        same_graph(helper_model, model)
     randomize(model, seed)
     path = base + ".onnx"
     onnx.save(model, path)
     onnx.checker.check_model(onnx.load(path), full_check=True)
     x = np.random.default_rng(100 + seed).standard_normal((2, in_ch, size, size)).astype(np.float32)
-    xp, yo = base + ".x.npy", base + ".ort.npy"
+    xp, yo, yh = base + ".x.npy", base + ".ort.npy", base + ".hpk.npy"
     np.save(xp, x)
     run(["node", ORT_RUN, path, xp, yo], env=node_env())
     y_ort = np.load(yo)
@@ -161,22 +205,15 @@ def check_config(mode, tool, out, cfg):
         y_tv = tv(torch.from_numpy(x)).numpy()
     assert y_ort.shape == (2, classes), y_ort.shape
     d_tv, top = float(np.abs(y_ort - y_tv).max()), float(np.abs(y_tv).max())
-    msg = f"{tag}: |logits| <= {top:.3g}; ORT vs torchvision {d_tv:.2e}"
-    ok = d_tv <= TOL * min(1.0, top)
-    if mode == "hpk":
-        yh = base + ".hpk.npy"
-        run([tool, "run", path, "--input", xp, "--output", yh, "--backend", "ref"])
-        d_hpk = float(np.abs(np.load(yh) - y_ort).max())
-        msg += f"; hpk run (ref) vs ORT {d_hpk:.2e}"
-        ok = ok and d_hpk <= TOL
-        st = inspect_stages(tool, path)
-        want = [(f"stage{k + 1}", t, 2 << k) for k, t in enumerate(STAGES[family][:5])] + [("fc", "flatten", 0)]
-        assert st == want, f"{tag}: hpk inspect stages {st}"
-    print(("ok   " if ok else "FAIL ") + msg)
+    driver.run(path, xp, yh)
+    d_hpk = float(np.abs(np.load(yh) - y_ort).max())
+    ok = d_tv <= TOL * min(1.0, top) and d_hpk <= TOL
+    print(("ok   " if ok else "FAIL ") + f"{tag}: |logits| <= {top:.3g}; ORT vs torchvision {d_tv:.2e}; "
+          f"hpk ref vs ORT {d_hpk:.2e}")
     return ok
 
 
-def torchvision_exports(hpk, out):
+def torchvision_exports(driver, out):
     """torchvision's own ONNX exports (BN folded and not): hpk inspect's stage table names its blocks."""
     torch.manual_seed(0)
     want_mb = lambda blocks: [f"/features/features.{b}/" for b in blocks]
@@ -196,7 +233,7 @@ def torchvision_exports(hpk, out):
             torch.onnx.export(m.eval(), x, p, opset_version=13, input_names=["input"], output_names=["logits"],
                               dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, do_constant_folding=folded,
                               training=torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE)
-            st = inspect_stages(hpk, p)
+            st = driver.stages(p)
             good = len(st) == 6 and [s[0] for s in st] == ["stage1", "stage2", "stage3", "stage4", "stage5", "fc"]
             good = good and all(st[k][1].startswith(want[k]) and st[k][2] == 2 << k for k in range(5))
             good = good and "Flatten" in st[5][1]
@@ -234,25 +271,26 @@ def cli_errors(hpk, out):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("dump", "hpk"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("tool", "hpk"):
         print(__doc__.split("\n\n")[0], file=sys.stderr)
         return 2
-    mode, tool, out = sys.argv[1:]
+    mode, exe, out = sys.argv[1:]
+    driver = Hpk(exe) if mode == "hpk" else Tool(exe)
     os.makedirs(out, exist_ok=True)
     ok = True
     for cfg in CONFIGS:
         try:
-            ok &= check_config(mode, tool, out, cfg)
+            ok &= check_config(driver, out, cfg)
         except (AssertionError, RuntimeError, onnx.checker.ValidationError) as e:
             print(f"FAIL {cfg}: {e}")
             ok = False
-    if mode == "hpk":
-        try:
-            ok &= cli_errors(tool, out)
-            ok &= torchvision_exports(tool, out)
-        except (AssertionError, RuntimeError) as e:
-            print(f"FAIL torchvision exports: {e}")
-            ok = False
+    try:
+        if mode == "hpk":
+            ok &= cli_errors(exe, out)
+        ok &= torchvision_exports(driver, out)
+    except (AssertionError, RuntimeError) as e:
+        print(f"FAIL: {e}")
+        ok = False
     return 0 if ok else 1
 
 

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "models.h"
+#include "onnx.h"
 
 static int failures;
 
@@ -597,7 +599,128 @@ static void test_find_stages_edges(void)
     ir_graph_free(t.g);
 }
 
-int main(void)
+/* Runs g on the ref backend on x; returns a malloc'd copy of the output (n floats) or NULL. */
+static float *run_ref(ir_graph *g, const float *x, const int64_t *xd, size_t *n)
+{
+    hpk_err err = {0};
+    be_plan *p = NULL;
+    ir_shape s = ir_shape_make(4, xd);
+    be_options opt = {.threads = 1};
+    float *y = NULL;
+    if (be_ref.prepare(g, &opt, &s, &p, &err) == HPK_OK) {
+        hpk_tensor *in = be_ref.io(p, g->inputs[0]);
+        memcpy(in->data, x, in->nbytes);
+        if (be_ref.run(p, &err) == HPK_OK) {
+            const hpk_tensor *out = be_ref.io(p, g->outputs[0]);
+            *n = out->nbytes / sizeof(float);
+            if ((y = malloc(out->nbytes)))
+                memcpy(y, out->data, out->nbytes);
+        }
+        be_ref.free(p);
+    }
+    CHECK(y, "ref run: %s", err.msg);
+    return y;
+}
+
+/* Export and re-import: the same initializers and parameter count, stage discovery on the imported graph finds
+ * the builder's stages, and the ref backend gives bit-identical outputs on both graphs. */
+static void test_onnx_roundtrip(void)
+{
+    for (int f = 0; f < 3; f++) {
+        ir_graph *g = build(FAMILIES[f], 0.5, 10, 40, 3, 9), *h = NULL;
+        if (!g)
+            continue;
+        void *buf = NULL;
+        size_t nbuf = 0;
+        hpk_err err = {0};
+        CHECK(onnx_save_buffer(g, &buf, &nbuf, &err) == HPK_OK, "%s: export: %s", FAMILIES[f], err.msg);
+        CHECK(buf && onnx_load_buffer(buf, nbuf, NULL, FAMILIES[f], (hpk_alloc){0}, NULL, &h, &err) == HPK_OK,
+              "%s: import: %s", FAMILIES[f], err.msg);
+        free(buf);
+        if (h) {
+            ir_stats a, b;
+            CHECK(ir_graph_stats(g, &a, &err) == HPK_OK && ir_graph_stats(h, &b, &err) == HPK_OK &&
+                      a.params == b.params && a.macs == b.macs,
+                  "%s: stats differ after the round trip", FAMILIES[f]);
+            int inits = 0;
+            for (int v = 0; v < g->n_values; v++) {
+                const ir_value *gv = &g->values[v];
+                if (!gv->init)
+                    continue;
+                inits++;
+                const ir_value *hv = find(h, gv->name);
+                CHECK(hv && hv->init && hv->init->nbytes == gv->init->nbytes &&
+                          memcmp(hv->init->data, gv->init->data, gv->init->nbytes) == 0,
+                      "%s: initializer %s differs after the round trip", FAMILIES[f], gv->name);
+            }
+            CHECK(inits > 100, "%s: %d initializers", FAMILIES[f], inits);
+            if (h->n_stages == 0)
+                CHECK(model_find_stages(h, &err) == HPK_OK, "%s: %s", FAMILIES[f], err.msg);
+            CHECK(h->n_stages == g->n_stages, "%s: %d stages after the round trip", FAMILIES[f], h->n_stages);
+            for (int i = 0; i < g->n_stages && i < h->n_stages; i++)
+                CHECK(strcmp(g->stages[i].name, h->stages[i].name) == 0 && g->stages[i].stride == h->stages[i].stride &&
+                          strcmp(g->values[g->stages[i].value].name, h->values[h->stages[i].value].name) == 0,
+                      "%s: %s is %s after the round trip", FAMILIES[f], g->stages[i].name,
+                      h->values[h->stages[i].value].name);
+            int64_t xd[4] = {2, 3, 40, 40};
+            size_t nx = 2 * 3 * 40 * 40, ny1 = 0, ny2 = 0;
+            float *x = malloc(nx * sizeof(float));
+            for (size_t i = 0; x && i < nx; i++)
+                x[i] = (float)sin((double)i * 0.37) * 2.0f;
+            float *y1 = x ? run_ref(g, x, xd, &ny1) : NULL, *y2 = x ? run_ref(h, x, xd, &ny2) : NULL;
+            CHECK(y1 && y2 && ny1 == 20 && ny2 == 20 && memcmp(y1, y2, ny1 * sizeof(float)) == 0,
+                  "%s: the ref backend disagrees on the built and the re-imported graph", FAMILIES[f]);
+            bool finite = y1 != NULL;
+            for (size_t i = 0; y1 && i < ny1; i++)
+                finite &= isfinite(y1[i]) != 0;
+            CHECK(finite, "%s: non-finite logits", FAMILIES[f]);
+            free(x);
+            free(y1);
+            free(y2);
+        }
+        ir_graph_free(g);
+        ir_graph_free(h);
+    }
+}
+
+/* torchvision's exports (tests/data/fixtures, BN folded and not): stage discovery names their feature blocks. */
+static void test_fixture_stages(const char *dir)
+{
+    static const struct {
+        const char *file;
+        int blocks[5];
+    } fx[] = {
+        {"mobilenetv2_w0.5_c10_op13.onnx", {1, 3, 6, 13, 17}},
+        {"mobilenetv2_w0.5_c10_op13_bn.onnx", {1, 3, 6, 13, 17}},
+        {"mobilenetv3small_w0.5_c10_op13.onnx", {0, 1, 3, 8, 11}},
+        {"mobilenetv3small_w0.5_c10_op13_bn.onnx", {0, 1, 3, 8, 11}},
+    };
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, fx[i].file);
+        hpk_err err = {0};
+        ir_graph *g = NULL;
+        if (onnx_load(path, (hpk_alloc){0}, NULL, &g, &err)) {
+            CHECK(0, "%s: %s", path, err.msg);
+            continue;
+        }
+        CHECK(model_find_stages(g, &err) == HPK_OK && g->n_stages == 6, "%s: %d stages, %s", fx[i].file,
+              g->n_stages, err.msg);
+        for (int k = 0; k < 5 && k < g->n_stages; k++) {
+            char want[64];
+            snprintf(want, sizeof want, "/features/features.%d/", fx[i].blocks[k]);
+            const char *got = g->values[g->stages[k].value].name;
+            CHECK(strncmp(got, want, strlen(want)) == 0 && g->stages[k].stride == 2 << k, "%s: stage%d = %s",
+                  fx[i].file, k + 1, got);
+        }
+        if (g->n_stages == 6)
+            CHECK(strcmp(g->stages[5].name, "fc") == 0 && strstr(g->values[g->stages[5].value].name, "Flatten"),
+                  "%s: fc = %s", fx[i].file, g->values[g->stages[5].value].name);
+        ir_graph_free(g);
+    }
+}
+
+int main(int argc, char **argv)
 {
     test_torchvision_counts();
     test_names_and_attributes();
@@ -607,6 +730,9 @@ int main(void)
     test_bad_configs();
     test_alloc_failures();
     test_find_stages_edges();
+    test_onnx_roundtrip();
+    if (argc > 1)
+        test_fixture_stages(argv[1]);
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

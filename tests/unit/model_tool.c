@@ -1,11 +1,18 @@
-/* model_dump.c — test tool: builds a model and writes its graph as JSON plus raw initializer bytes, so Python
- * can rebuild it with onnx.helper and check it against onnx.checker, ONNX Runtime and torchvision without
- * going through hpk's own ONNX exporter.
- * usage: model_dump NAME WIDTH CLASSES INPUT_SIZE IN_CHANNELS SEED OUT   (writes OUT.json and OUT.bin) */
+/* model_tool.c — test tool for tests/py/models_torch.py: builds, exports, runs and stages models in-process.
+ *   model_tool build NAME WIDTH CLASSES INPUT_SIZE IN_CHANNELS SEED OUT
+ *       writes OUT.hpk.onnx (hpk's exporter, like `hpk model`) and OUT.json + OUT.bin: the graph as JSON and
+ *       its raw initializer bytes, so Python can also rebuild it with onnx.helper, without hpk's exporter
+ *   model_tool run MODEL.onnx X.npy Y.npy      imports MODEL and runs it on the ref backend (like `hpk run`)
+ *   model_tool stages MODEL.onnx               imports MODEL and prints its stage table as JSON (like `hpk
+ *                                              inspect`: the recorded stages, else model_find_stages)
+ * It exercises what the hpk commands do while the hpk executable itself is not built. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "be.h"
 #include "models.h"
+#include "onnx.h"
 
 static void shape_json(FILE *f, const ir_graph *g, const ir_shape *s)
 {
@@ -28,12 +35,75 @@ static void values_json(FILE *f, const ir_graph *g, const int *ids, int n)
     }
 }
 
+static int fail(const hpk_err *err)
+{
+    fprintf(stderr, "model_tool: %s\n", err->msg);
+    return 1;
+}
+
+static int cmd_run(const char *model, const char *xin, const char *yout)
+{
+    hpk_err err = {0};
+    ir_graph *g = NULL;
+    hpk_tensor x = {0};
+    be_plan *p = NULL;
+    const be_vtable *be = &be_ref;
+    if (onnx_load(model, (hpk_alloc){0}, NULL, &g, &err) || hpk_npy_load(xin, &x, &err)) {
+        ir_graph_free(g);
+        free(x.data);
+        return fail(&err);
+    }
+    ir_shape s = ir_shape_make(x.rank, x.dims);
+    be_options opt = {.threads = 1};
+    int rc = be->prepare(g, &opt, &s, &p, &err);
+    if (!rc) {
+        hpk_tensor *in = be->io(p, g->inputs[0]);
+        if (in->nbytes != x.nbytes)
+            rc = hpk_err_set(&err, HPK_EINPUT, "input size mismatch");
+        else
+            memcpy(in->data, x.data, x.nbytes);
+    }
+    if (!rc)
+        rc = be->run(p, &err);
+    if (!rc)
+        rc = hpk_npy_save(yout, be->io(p, g->outputs[0]), &err);
+    if (p)
+        be->free(p);
+    ir_graph_free(g);
+    free(x.data);
+    return rc ? fail(&err) : 0;
+}
+
+static int cmd_stages(const char *model)
+{
+    hpk_err err = {0};
+    ir_graph *g = NULL;
+    if (onnx_load(model, (hpk_alloc){0}, NULL, &g, &err) || (g->n_stages == 0 && model_find_stages(g, &err))) {
+        ir_graph_free(g);
+        return fail(&err);
+    }
+    printf("[");
+    for (int i = 0; i < g->n_stages; i++)
+        printf("%s[\"%s\", \"%s\", %d]", i ? ", " : "", g->stages[i].name, g->values[g->stages[i].value].name,
+               g->stages[i].stride);
+    printf("]\n");
+    ir_graph_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: model_dump NAME WIDTH CLASSES INPUT_SIZE IN_CHANNELS SEED OUT\n");
+    if (argc == 5 && strcmp(argv[1], "run") == 0)
+        return cmd_run(argv[2], argv[3], argv[4]);
+    if (argc == 3 && strcmp(argv[1], "stages") == 0)
+        return cmd_stages(argv[2]);
+    if (argc != 9 || strcmp(argv[1], "build") != 0) {
+        fprintf(stderr, "usage: model_tool build NAME WIDTH CLASSES INPUT_SIZE IN_CHANNELS SEED OUT\n"
+                        "       model_tool run MODEL.onnx X.npy Y.npy\n"
+                        "       model_tool stages MODEL.onnx\n");
         return 2;
     }
+    argv++;
     model_config cfg;
     model_config_init(&cfg, argv[1]);
     cfg.width = atof(argv[2]);
@@ -43,17 +113,20 @@ int main(int argc, char **argv)
     cfg.seed = strtoull(argv[6], NULL, 10);
     hpk_err err = {0};
     ir_graph *g = NULL;
-    if (model_build(&cfg, hpk_alloc_default(), &g, &err)) {
-        fprintf(stderr, "model_dump: %s\n", err.msg);
-        return 1;
-    }
+    if (model_build(&cfg, hpk_alloc_default(), &g, &err))
+        return fail(&err);
     char path[4096];
+    snprintf(path, sizeof path, "%s.hpk.onnx", argv[7]);
+    if (onnx_save(g, path, &err)) {
+        ir_graph_free(g);
+        return fail(&err);
+    }
     snprintf(path, sizeof path, "%s.json", argv[7]);
     FILE *f = fopen(path, "w");
     snprintf(path, sizeof path, "%s.bin", argv[7]);
     FILE *b = fopen(path, "wb");
     if (!f || !b) {
-        fprintf(stderr, "model_dump: cannot write %s.*\n", argv[7]);
+        fprintf(stderr, "model_tool: cannot write %s.*\n", argv[7]);
         return 1;
     }
     fprintf(f, "{\"opset\": %lld, \"inputs\": [", (long long)g->opset);
@@ -111,7 +184,7 @@ int main(int argc, char **argv)
     bad |= fclose(f) | fclose(b);
     ir_graph_free(g);
     if (bad) {
-        fprintf(stderr, "model_dump: write error\n");
+        fprintf(stderr, "model_tool: write error\n");
         return 1;
     }
     return 0;
