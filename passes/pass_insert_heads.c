@@ -230,9 +230,9 @@ int pass_classifier_kind(ir_graph *g, const head_params *p, hpk_err *err)
             g->nodes[zi].out[o] = logits;
     g->nodes[pi].dead = true;
     g->values[z].producer = -1;
-    int rc = ir_graph_toposort(g, err);
+    int rc = ir_graph_compact(g, err); /* drops the dead Gemm first: the logits then have one producer */
     if (!rc)
-        rc = ir_graph_compact(g, err);
+        rc = ir_graph_toposort(g, err);
     return rc ? rc : ir_infer_graph(g, err);
 }
 
