@@ -43,8 +43,8 @@ typedef struct train_config {
     int threads;
     char backend[16];
     size_t mem_budget;
-    long ckpt_every; /* steps between checkpoints (0: at epoch ends only) */
-    long log_every;  /* steps between metric rows/log lines */
+    long ckpt_every; /* steps between checkpoints (0: at epoch ends only; -1: the stored run's, else 0) */
+    long log_every;  /* steps between metric rows/log lines (-1: the stored run's, else 50) */
     const char *out; /* RUNDIR */
     bool resume;
     bool quiet;
