@@ -39,7 +39,10 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
     X(inspect, "MODEL.onnx [--json]", "ops, params, MACs, inputs/outputs and stages of a model")          \
     X(run, "MODEL.onnx --input X.npy --output Y.npy [--backend ref|onednn] [--threads N]",               \
       "run a model on a .npy input")                                                                      \
-    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")
+    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")         \
+    X(bench, "(MODEL.onnx | --model NAME [--width W]) [--batch B] [--input-size S] [--train] [--heads ...] "   \
+             "[--backend ...] [--threads N]",                                                                  \
+      "time a model on a backend (last line: <number> img/s)")
 
 #define CLI_DECLARE(name, syn, sum) int cmd_##name(int argc, char **argv, const cli_cmd *self);
 CLI_COMMANDS(CLI_DECLARE)
