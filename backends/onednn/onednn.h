@@ -36,6 +36,7 @@ typedef struct od_storage {
     int kind;
     size_t bytes;
     void *ptr;        /* resolved address (arena storages: arena + offset) */
+    void *alloc;      /* what the plan allocated for it (host, persistent, scratchpad), freed with the plan */
     size_t offset;    /* arena offset */
     int first, last;  /* steps that touch it (run steps only); first < 0: untouched */
     int last_node;    /* last graph node that reads a value living here (in-place decisions) */
@@ -115,6 +116,11 @@ struct be_plan {
     be_profile_entry *prof;
     long runs;
     uint64_t seed;
+
+    /* micro-batching (onednn_batch.c): this plan runs `inner`, a plan for `micro` samples, batch/micro times over
+     * slices of its own io tensors */
+    struct be_plan *inner;
+    int64_t batch, micro;
 };
 
 /* ---- plan building (onednn_plan.c) ------------------------------------------------------------------- */
@@ -167,6 +173,11 @@ int od_step_kernel(be_plan *p, int node, od_kernel_fn fn, void *data, const od_a
 int od_reorder(be_plan *p, int node, int mem, const dnnl_memory_desc_t *want, bool once, int *out);
 /* The address of a memory at run time. */
 void *od_ptr(const be_plan *p, int mem);
+
+/* ---- micro-batching (onednn_batch.c) --------------------------------------------------------------------- */
+/* The batch N if every sample of g is computed independently (given concrete shapes of all values), else 0;
+ * *per_sample receives the largest activation bytes one node touches per sample. */
+int64_t od_batch_separable(const ir_graph *g, const ir_shape *shapes, size_t *per_sample);
 
 /* ---- fusion helpers (onednn_plan.c) -------------------------------------------------------------------- */
 #define OD_MAX_POST 8

@@ -695,6 +695,11 @@ static void plan_free(be_plan *p)
 {
     if (!p)
         return;
+    if (p->inner) {
+        plan_free(p->inner);
+        for (int v = 0; v < p->g->n_values; v++)
+            free(p->io[v].data);
+    }
     for (int i = 0; i < p->n_steps; i++) {
         od_step *s = &p->steps[i];
         if (s->prim)
@@ -710,10 +715,7 @@ static void plan_free(be_plan *p)
             dnnl_memory_destroy(p->mem[i].m);
     free(p->mem);
     for (int i = 0; i < p->n_st; i++)
-        if (p->st[i].kind == OD_ST_HOST || p->st[i].kind == OD_ST_PERSIST)
-            free(p->st[i].ptr);
-    if (p->scratch_storage >= 0 && p->scratch_storage < p->n_st)
-        free(p->st[p->scratch_storage].ptr);
+        free(p->st[i].alloc);
     free(p->st);
     free(p->arena);
     if (p->strm)
@@ -918,14 +920,14 @@ static int finalize(be_plan *p)
         case OD_ST_ARENA: s->ptr = p->arena ? (char *)p->arena + s->offset : NULL; break;
         case OD_ST_HOST:
         case OD_ST_PERSIST:
-            if (!(s->ptr = aligned_zalloc(s->bytes)))
+            if (!(s->ptr = s->alloc = aligned_zalloc(s->bytes)))
                 return od_fail(p, HPK_ENOMEM, -1, "out of memory for '%s' (%zu bytes)", s->what, s->bytes);
             if (s->kind == OD_ST_PERSIST)
                 p->persist_bytes += s->bytes;
             break;
         case OD_ST_SCRATCH:
             s->bytes = p->scratch_bytes;
-            if (!(s->ptr = aligned_zalloc(s->bytes)))
+            if (!(s->ptr = s->alloc = aligned_zalloc(s->bytes)))
                 return od_fail(p, HPK_ENOMEM, -1, "out of memory for the scratchpad (%zu bytes)", s->bytes);
             break;
         default: break;
@@ -978,9 +980,9 @@ static int run_once_steps(be_plan *p)
     /* persistent storages only the prepare-time steps needed */
     for (int i = 0; i < p->n_st; i++) {
         od_storage *s = &p->st[i];
-        if (s->kind == OD_ST_PERSIST && !s->used_at_run && s->ptr) {
-            free(s->ptr);
-            s->ptr = NULL;
+        if (s->kind == OD_ST_PERSIST && !s->used_at_run && s->alloc) {
+            free(s->alloc);
+            s->ptr = s->alloc = NULL;
             p->persist_bytes -= s->bytes;
         }
     }
@@ -997,7 +999,7 @@ static void set_threads(const be_plan *p)
 #endif
 }
 
-static int od_prepare(ir_graph *g, const be_options *opt, const ir_shape *input_shapes, be_plan **out, hpk_err *err)
+static int plan_build(ir_graph *g, const be_options *opt, const ir_shape *input_shapes, be_plan **out, hpk_err *err)
 {
     int rc;
     *out = NULL;
@@ -1094,7 +1096,7 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int od_run(be_plan *p, hpk_err *err)
+static int run_single(be_plan *p, hpk_err *err)
 {
     int rc = HPK_OK;
     p->err = err;
@@ -1123,14 +1125,155 @@ static int od_run(be_plan *p, hpk_err *err)
     return rc;
 }
 
-static hpk_tensor *od_io(be_plan *p, int v)
+/* ---- micro-batching ------------------------------------------------------------------------------------------ */
+
+/* Points a host storage (a graph input or output of an inner plan) at other bytes. */
+static int host_repoint(be_plan *p, int storage, void *ptr)
 {
-    if (v < 0 || v >= p->g->n_values || p->io_storage[v] < 0)
-        return NULL;
-    return &p->io[v];
+    p->st[storage].ptr = ptr;
+    for (int i = 0; i < p->n_mem; i++) {
+        od_mem *m = &p->mem[i];
+        if (m->storage != storage || !m->m)
+            continue;
+        dnnl_status_t s = dnnl_memory_set_data_handle(m->m, (char *)ptr + m->offset);
+        if (s != dnnl_success)
+            return od_dnnl_fail(p, s, -1, "memory handle");
+    }
+    return HPK_OK;
 }
 
-static size_t od_memory(const be_plan *p) { return p->arena_bytes + p->scratch_bytes + p->persist_bytes; }
+/* The micro-batch: a divisor of N whose working set stays near the cache (HPK_ONEDNN_MICROBATCH=m forces m where m
+ * divides N; 0 turns micro-batching off). */
+static int64_t micro_size(int64_t N, size_t per_sample)
+{
+    const char *env = getenv("HPK_ONEDNN_MICROBATCH");
+    if (env && *env) {
+        long m = strtol(env, NULL, 10);
+        return m > 0 && m < N && N % m == 0 ? m : 0;
+    }
+    const size_t target = (size_t)8 << 20;
+    int64_t best = 0;
+    for (int64_t m = 1; m < N; m++)
+        if (N % m == 0 && (best == 0 || (size_t)m * per_sample <= target))
+            best = m;
+    return best;
+}
+
+static int micro_prepare(ir_graph *g, const be_options *opt, const ir_shape *input_shapes, be_plan **out,
+                         hpk_err *err)
+{
+    *out = NULL;
+    size_t nv = (size_t)g->n_values + 1, per_sample = 0;
+    ir_shape *shapes = calloc(nv, sizeof *shapes), *mshapes = calloc((size_t)g->n_inputs + 1, sizeof *mshapes);
+    ir_dtype *dtypes = calloc(nv, sizeof *dtypes);
+    be_plan *p = NULL;
+    int rc = HPK_EUNSUPPORTED;
+    hpk_err local = {0};
+    if (!shapes || !mshapes || !dtypes)
+        goto done;
+    if (opt && opt->params_mutable)
+        goto done;
+    if (ir_infer_concrete(g, input_shapes, shapes, dtypes, &local))
+        goto done;
+    int64_t N = od_batch_separable(g, shapes, &per_sample);
+    int64_t m = N > 1 ? micro_size(N, per_sample) : 0;
+    if (m <= 0)
+        goto done;
+    for (int i = 0; i < g->n_inputs; i++) {
+        mshapes[i] = input_shapes[i];
+        mshapes[i].d[0] = m;
+    }
+    if (!(p = calloc(1, sizeof *p)) || !(p->io = calloc(nv, sizeof *p->io)) ||
+        !(p->prof = calloc((size_t)g->n_nodes + 1, sizeof *p->prof))) {
+        rc = hpk_err_set(err, HPK_ENOMEM, "out of memory preparing a plan");
+        goto done;
+    }
+    p->g = g;
+    if (opt)
+        p->opt = *opt;
+    p->batch = N;
+    p->micro = m;
+    if ((rc = plan_build(g, opt, mshapes, &p->inner, &local)))
+        goto done; /* e.g. a shape that names the batch: the caller plans the whole batch */
+    for (int pass = 0; pass < 2; pass++) {
+        const int *vs = pass ? g->outputs : g->inputs;
+        int nvs = pass ? g->n_outputs : g->n_inputs;
+        for (int i = 0; i < nvs; i++) {
+            int v = vs[i];
+            hpk_tensor *t = &p->io[v];
+            if (t->data)
+                continue;
+            *t = p->inner->io[v];
+            t->dims[0] = N;
+            t->nbytes = p->inner->io[v].nbytes / (size_t)m * (size_t)N;
+            if (!(t->data = calloc(1, t->nbytes ? t->nbytes : 1))) {
+                rc = hpk_err_set(err, HPK_ENOMEM, "out of memory for '%s'", g->values[v].name);
+                goto done;
+            }
+        }
+    }
+    rc = HPK_OK;
+done:
+    free(shapes), free(mshapes), free(dtypes);
+    if (rc) {
+        plan_free(p);
+        if (rc != HPK_ENOMEM)
+            rc = HPK_EUNSUPPORTED;
+        return rc;
+    }
+    *out = p;
+    return HPK_OK;
+}
+
+static int micro_run(be_plan *p, hpk_err *err)
+{
+    be_plan *in = p->inner;
+    int rc = HPK_OK;
+    for (int64_t c = 0; c < p->batch / p->micro && !rc; c++) {
+        for (int v = 0; v < p->g->n_values && !rc; v++) {
+            if (!p->io[v].data || in->io_storage[v] < 0)
+                continue;
+            size_t chunk = in->io[v].nbytes;
+            in->err = err;
+            rc = host_repoint(in, in->io_storage[v], (char *)p->io[v].data + (size_t)c * chunk);
+        }
+        if (!rc)
+            rc = run_single(in, err);
+    }
+    p->runs++;
+    if (p->opt.profile)
+        for (int i = 0; i < p->g->n_nodes; i++) {
+            p->prof[i] = in->prof[i];
+            p->prof[i].runs = in->prof[i].runs ? p->runs : 0;
+        }
+    return rc;
+}
+
+static int od_prepare(ir_graph *g, const be_options *opt, const ir_shape *input_shapes, be_plan **out, hpk_err *err)
+{
+    int rc = micro_prepare(g, opt, input_shapes, out, err);
+    if (rc == HPK_OK || rc == HPK_ENOMEM)
+        return rc;
+    return plan_build(g, opt, input_shapes, out, err);
+}
+
+static int od_run(be_plan *p, hpk_err *err) { return p->inner ? micro_run(p, err) : run_single(p, err); }
+
+static hpk_tensor *od_io(be_plan *p, int v)
+{
+    if (v < 0 || v >= p->g->n_values)
+        return NULL;
+    if (p->inner)
+        return p->io[v].data ? &p->io[v] : NULL;
+    return p->io_storage[v] >= 0 ? &p->io[v] : NULL;
+}
+
+static size_t od_memory(const be_plan *p)
+{
+    if (p->inner)
+        return od_memory(p->inner);
+    return p->arena_bytes + p->scratch_bytes + p->persist_bytes;
+}
 
 static const be_profile_entry *od_profile(const be_plan *p, int *n)
 {

@@ -23,6 +23,7 @@ static int covered[IR_OP_COUNT];
 static hpk_err E;
 static const char *only; /* run only cases whose name contains this (argv[1]) */
 static int verbose;
+static const char *mode = ""; /* HPK_ONEDNN_MICROBATCH of this pass */
 
 static void must(int rc, const char *what)
 {
@@ -55,6 +56,10 @@ static tc *tc_new(int64_t opset, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(t.name, sizeof t.name, fmt, ap);
     va_end(ap);
+    if (*mode) {
+        size_t l = strlen(t.name);
+        snprintf(t.name + l, sizeof t.name - l, " (micro-batch %s)", mode);
+    }
     hpk_err_clear(&E);
     must(ir_graph_init(&t.g, hpk_alloc_default(), &E), "graph");
     t.g->opset = opset;
@@ -383,6 +388,20 @@ static void gen_Conv(void)
         h = clip6(t, bn(t, conv(t, h, 48, 48, 3, 1, 1, 48, false), 48));
         h = bn(t, conv(t, h, 48, 16, 1, 1, 0, 1, false), 16);
         out(t, OP1(t, Add, h0, h));
+        tc_run(t);
+    }
+    { /* a batch of 6: micro-batches of 1, 2, 3 or 6 samples; Flatten and Gemm at the end */
+        tc *t = tc_new(13, "Conv N6 block, pooled classifier");
+        int x = in_f(t, S(6, 8, 10, 10));
+        int h0 = OP1(t, Relu, conv(t, x, 8, 16, 3, 2, 1, 1, true));
+        int h = clip6(t, conv(t, h0, 16, 32, 1, 1, 0, 1, true));
+        h = clip6(t, conv(t, h, 32, 32, 3, 1, 1, 32, true));
+        h = OP1(t, Add, conv(t, h, 32, 16, 1, 1, 0, 1, true), h0);
+        int f = OP1(t, Flatten, OP1(t, GlobalAveragePool, h));
+        int y = OP1(t, Gemm, f, init_u(t, S(10, 16), -0.3f, 0.3f), init_u(t, S(10), -0.1f, 0.1f));
+        a_int(t, "transB", 1);
+        out(t, OP1(t, Softmax, y));
+        out(t, h);
         tc_run(t);
     }
     { /* a ResNet basic block: conv-bn-relu, conv-bn, add, relu */
@@ -1028,8 +1047,14 @@ int main(int argc, char **argv)
     if (argc > 1)
         only = argv[1];
     verbose = getenv("VERBOSE") != NULL;
-    for (int op = 0; op < IR_OP_COUNT; op++)
-        generators[op]();
+    /* three passes: the backend's micro-batch choice, whole batches only, one sample at a time */
+    static const char *modes[] = {"", "0", "1"};
+    for (int m = 0; m < 3; m++) {
+        setenv("HPK_ONEDNN_MICROBATCH", modes[m], 1);
+        mode = modes[m];
+        for (int op = 0; op < IR_OP_COUNT; op++)
+            generators[op]();
+    }
     if (!only)
         for (int op = 0; op < IR_OP_COUNT; op++)
             if (!covered[op]) {
