@@ -1151,7 +1151,7 @@ static int64_t micro_size(int64_t N, size_t per_sample)
         long m = strtol(env, NULL, 10);
         return m > 0 && m < N && N % m == 0 ? m : 0;
     }
-    const size_t target = (size_t)8 << 20;
+    const size_t target = (size_t)48 << 20;
     int64_t best = 0;
     for (int64_t m = 1; m < N; m++)
         if (N % m == 0 && (best == 0 || (size_t)m * per_sample <= target))
