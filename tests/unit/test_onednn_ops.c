@@ -404,6 +404,18 @@ static void gen_Conv(void)
         out(t, h);
         tc_run(t);
     }
+    static const int64_t dwv[][3] = {{7, 2, 1}, {8, 2, 0}, {9, 1, 1}, {6, 1, 0}}; /* size, stride, BN after dw */
+    for (int i = 0; i < 4; i++) { /* 1x1 expand + ReLU6 then depthwise 3x3: a dw post-op candidate */
+        tc *t = tc_new(13, "Conv 1x1 then depthwise %lldx%lld s%lld%s", (long long)dwv[i][0], (long long)dwv[i][0],
+                       (long long)dwv[i][1], dwv[i][2] ? " + BN" : " no bias");
+        int x = in_f(t, S(2, 8, dwv[i][0], dwv[i][0]));
+        int h = clip6(t, conv(t, x, 8, 24, 1, 1, 0, 1, true));
+        h = conv(t, h, 24, 24, 3, dwv[i][1], 1, 24, false);
+        if (dwv[i][2])
+            h = clip6(t, bn(t, h, 24));
+        out(t, conv(t, h, 24, 8, 1, 1, 0, 1, true));
+        tc_run(t);
+    }
     { /* a ResNet basic block: conv-bn-relu, conv-bn, add, relu */
         tc *t = tc_new(13, "Conv ResNet block (sum then relu)");
         int x = in_f(t, S(2, 8, 6, 6));
