@@ -36,6 +36,9 @@ typedef struct be_vtable {
      * and must not change structurally while the plan exists. */
     int (*prepare)(ir_graph *g, const be_options *opt, const ir_shape *input_shapes, be_plan **out, hpk_err *err);
     int (*run)(be_plan *p, hpk_err *err);
+    /* seeds the stochastic ops (Dropout) of the next run; without a call, each run draws a fresh seed. The
+     * trainer seeds every step from (run seed, step) so a resumed run repeats an uninterrupted one exactly. */
+    void (*set_seed)(be_plan *p, uint64_t seed);
     /* the plain host tensor of a graph input or output value; NULL for any other value */
     hpk_tensor *(*io)(be_plan *p, int value_id);
     /* bytes of intermediate memory the plan holds (for budgets and benchmarks) */

@@ -39,7 +39,11 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
     X(inspect, "MODEL.onnx [--json]", "ops, params, MACs, inputs/outputs and stages of a model")          \
     X(run, "MODEL.onnx --input X.npy --output Y.npy [--backend ref|onednn] [--threads N]",               \
       "run a model on a .npy input")                                                                      \
-    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")         \
+    X(opt, "IN.onnx -o OUT.onnx [--passes a,b,...] [--check]", "transform a model with graph passes")      \
+    X(train, "(--model NAME | --onnx MODEL.onnx) --data SPEC --out RUNDIR [options]",                   \
+      "train a model with hpk heads (SGD, cosine schedule, checkpoints)")                                 \
+    X(eval, "(MODEL.onnx | RUNDIR) --data SPEC [--json]", "top-1/top-5 accuracy of a model or a run")     \
+    X(export, "RUNDIR -o OUT.onnx [--fold-bn]", "the trained model for inference, heads removed")      \
     X(bench, "(MODEL.onnx | --model NAME [--width W]) [--batch B] [--input-size S] [--train] [--heads ...] "   \
              "[--backend ...] [--threads N]",                                                                  \
       "time a model on a backend (last line: <number> img/s)")
@@ -48,4 +52,15 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE
 
+
+/* JSON output helpers */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_shape(FILE *f, const ir_graph *g, const ir_shape *s);
+
+/* A backend by --backend name (NULL: the default); prints a usage error and returns NULL if unknown. */
+struct be_vtable;
+const struct be_vtable *cli_backend(const cli_cmd *cmd, const char *name);
+/* Runs g on one input tensor with backend be; *out receives a malloc'd copy of output 0 (free out->data). */
+int cli_run_graph(ir_graph *g, const struct be_vtable *be, int threads, const hpk_tensor *x, hpk_tensor *out,
+                  hpk_err *err);
 #endif

@@ -159,6 +159,8 @@ typedef struct ir_graph {
 
     const char **syms; /* symbolic dimension names */
     int n_syms, cap_syms;
+    int *sym_index; /* name -> symbol id, open addressing like index; keeps ir_sym_get O(1) */
+    int sym_index_cap;
 
     /* name -> value id, open addressing; slots hold id+1, 0 = empty */
     int *index;
@@ -196,6 +198,8 @@ const char *ir_strndup(ir_graph *g, const char *s, size_t n);
 int ir_graph_find(const ir_graph *g, const char *name);
 /* Adds a value (name must be new); returns its id or -1 with err set. */
 int ir_value_add(ir_graph *g, const char *name, ir_dtype dt, const ir_shape *shape, hpk_err *err);
+/* Renames value v (the new name must be unused). */
+int ir_value_rename(ir_graph *g, int v, const char *name, hpk_err *err);
 /* Returns a name "<base>" or "<base>_<k>" not used in the graph (arena string). */
 const char *ir_graph_unique_name(ir_graph *g, const char *base);
 /* Adds an initializer value owning a fresh zeroed payload of the given dtype/shape; returns id or -1. */
@@ -225,6 +229,9 @@ const ir_stage *ir_stage_find(const ir_graph *g, const char *name);
 int ir_graph_compact(ir_graph *g, hpk_err *err);
 /* Recomputes value producers from nodes; returns HPK_EINPUT if a value has two producers. */
 int ir_graph_link(ir_graph *g, hpk_err *err);
+/* Reorders nodes topologically (stable: keeps the current order where dependencies allow). A cycle or an
+ * input that is never defined is an error naming a node. */
+int ir_graph_toposort(ir_graph *g, hpk_err *err);
 /* Deep copy (same allocator). */
 int ir_graph_clone(const ir_graph *src, ir_graph **out, hpk_err *err);
 
@@ -264,6 +271,7 @@ typedef struct ir_infer {
     ir_dtype *out_dt;
     bool concrete;
     hpk_err *err;
+    bool oom; /* set by ir_infer_unknown_dim when it could not allocate a symbol; the driver reports it */
 } ir_infer;
 
 /* Constant payload of input i if it is an initializer, else NULL. */
@@ -308,6 +316,12 @@ typedef struct ir_window {
 int ir_conv_window(const ir_node *n, const ir_shape *x, const ir_shape *w, ir_window *out, hpk_err *err);
 /* The same for AveragePool/MaxPool (kernel_shape required). */
 int ir_pool_window(const ir_graph *g, const ir_node *n, const ir_shape *x, ir_window *out, hpk_err *err);
+
+/* Softmax/LogSoftmax geometry for a concrete input: the op works on `len` contiguous-with-stride-`inner`
+ * elements, `outer` times. Opset >= 13: along one axis (default -1); opset < 13: the input coerced to 2-D at
+ * axis (default 1), i.e. len = product of dims from axis on, inner = 1. */
+void ir_softmax_geometry(const ir_graph *g, const ir_node *n, int rank, const int64_t *dims, size_t *outer,
+                         size_t *len, size_t *inner);
 
 /* Statistics used by hpk inspect and the tests. */
 typedef struct ir_stats {

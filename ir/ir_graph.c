@@ -128,6 +128,7 @@ void ir_graph_free(ir_graph *g)
     ir_dealloc(g, g->inputs, sizeof(int) * (size_t)g->cap_inputs);
     ir_dealloc(g, g->outputs, sizeof(int) * (size_t)g->cap_outputs);
     ir_dealloc(g, g->syms, sizeof(char *) * (size_t)g->cap_syms);
+    ir_dealloc(g, g->sym_index, sizeof(int) * (size_t)g->sym_index_cap);
     ir_dealloc(g, g->index, sizeof(int) * (size_t)g->index_cap);
     ir_arena_block *b = g->arena;
     while (b) {
@@ -157,6 +158,8 @@ static int grow(ir_graph *g, void **arr, int *cap, int need, size_t elem)
     *cap = nc;
     return HPK_OK;
 }
+
+static int index_rebuild(ir_graph *g);
 
 static uint64_t hash_str(const char *s)
 {
@@ -250,6 +253,19 @@ int ir_value_add(ir_graph *g, const char *name, ir_dtype dt, const ir_shape *sha
         return hpk_err_set(err, HPK_ENOMEM, "out of memory adding value '%s'", name), -1;
     }
     return id;
+}
+
+int ir_value_rename(ir_graph *g, int v, const char *name, hpk_err *err)
+{
+    if (ir_graph_find(g, name) >= 0)
+        return hpk_err_set(err, HPK_EINPUT, "cannot rename '%s': the name '%s' is taken", g->values[v].name, name);
+    const char *nm = ir_strdup(g, name);
+    if (!nm)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory renaming a value");
+    g->values[v].name = nm;
+    if (index_rebuild(g))
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory renaming a value");
+    return HPK_OK;
 }
 
 const char *ir_graph_unique_name(ir_graph *g, const char *base)
@@ -436,16 +452,41 @@ int ir_graph_add_output(ir_graph *g, int v, hpk_err *err)
     return list_add(g, &g->outputs, &g->n_outputs, &g->cap_outputs, v, err);
 }
 
+/* Symbol names are hashed like value names: a linear search made a hostile file with many nodes of symbolic
+ * shape (each creating fresh symbols in inference) quadratic. */
 int ir_sym_get(ir_graph *g, const char *name)
 {
-    for (int i = 0; i < g->n_syms; i++)
-        if (strcmp(g->syms[i], name) == 0)
-            return i;
+    if (g->sym_index_cap) {
+        uint64_t h = hash_str(name) & (uint64_t)(g->sym_index_cap - 1);
+        for (; g->sym_index[h]; h = (h + 1) & (uint64_t)(g->sym_index_cap - 1))
+            if (strcmp(g->syms[g->sym_index[h] - 1], name) == 0)
+                return g->sym_index[h] - 1;
+    }
+    if ((g->n_syms + 1) * 2 > g->sym_index_cap) {
+        int ncap = g->sym_index_cap ? g->sym_index_cap * 2 : 64;
+        int *ni = ir_alloc(g, sizeof(int) * (size_t)ncap);
+        if (!ni)
+            return -1;
+        memset(ni, 0, sizeof(int) * (size_t)ncap);
+        for (int i = 0; i < g->n_syms; i++) {
+            uint64_t h = hash_str(g->syms[i]) & (uint64_t)(ncap - 1);
+            while (ni[h])
+                h = (h + 1) & (uint64_t)(ncap - 1);
+            ni[h] = i + 1;
+        }
+        ir_dealloc(g, g->sym_index, sizeof(int) * (size_t)g->sym_index_cap);
+        g->sym_index = ni;
+        g->sym_index_cap = ncap;
+    }
     if (grow(g, (void **)&g->syms, &g->cap_syms, g->n_syms + 1, sizeof(char *)))
         return -1;
     const char *s = ir_strdup(g, name);
     if (!s)
         return -1;
+    uint64_t h = hash_str(name) & (uint64_t)(g->sym_index_cap - 1);
+    while (g->sym_index[h])
+        h = (h + 1) & (uint64_t)(g->sym_index_cap - 1);
+    g->sym_index[h] = g->n_syms + 1;
     g->syms[g->n_syms] = s;
     return g->n_syms++;
 }
@@ -615,6 +656,58 @@ int ir_graph_compact(ir_graph *g, hpk_err *err)
     if (index_rebuild(g))
         return hpk_err_set(err, HPK_ENOMEM, "out of memory compacting the graph");
     return ir_graph_link(g, err);
+}
+
+int ir_graph_toposort(ir_graph *g, hpk_err *err)
+{
+    int nn = g->n_nodes, nv = g->n_values, rc = HPK_OK;
+    char *ready = ir_alloc(g, (size_t)nv + 1);
+    char *placed = ir_alloc(g, (size_t)nn + 1);
+    ir_node *order = ir_alloc(g, sizeof(ir_node) * ((size_t)nn + 1));
+    if (!ready || !placed || !order) {
+        rc = hpk_err_set(err, HPK_ENOMEM, "out of memory sorting the graph");
+        goto done;
+    }
+    memset(ready, 0, (size_t)nv + 1);
+    memset(placed, 0, (size_t)nn + 1);
+    for (int v = 0; v < nv; v++)
+        ready[v] = g->values[v].init || (g->values[v].flags & IR_VAL_INPUT);
+    /* repeated stable sweeps: O(n * depth of out-of-order chains), tiny for real graphs */
+    int k = 0;
+    while (k < nn) {
+        int before = k;
+        for (int i = 0; i < nn; i++) {
+            if (placed[i])
+                continue;
+            const ir_node *n = &g->nodes[i];
+            bool ok = true;
+            for (int j = 0; j < n->n_in && ok; j++)
+                ok = n->in[j] < 0 || ready[n->in[j]];
+            if (!ok)
+                continue;
+            placed[i] = 1;
+            order[k++] = *n;
+            for (int j = 0; j < n->n_out; j++)
+                if (n->out[j] >= 0)
+                    ready[n->out[j]] = 1;
+        }
+        if (k == before) {
+            for (int i = 0; i < nn; i++)
+                if (!placed[i]) {
+                    rc = hpk_err_set(err, HPK_EINPUT, "node '%s' (%s) is part of a cycle or reads an undefined value",
+                                     g->nodes[i].name, ir_op_table[g->nodes[i].op].onnx_name);
+                    break;
+                }
+            goto done;
+        }
+    }
+    memcpy(g->nodes, order, sizeof(ir_node) * (size_t)nn);
+    rc = ir_graph_link(g, err);
+done:
+    ir_dealloc(g, ready, (size_t)nv + 1);
+    ir_dealloc(g, placed, (size_t)nn + 1);
+    ir_dealloc(g, order, sizeof(ir_node) * ((size_t)nn + 1));
+    return rc;
 }
 
 static ir_tensor *tensor_clone(ir_graph *g, const ir_tensor *t, hpk_err *err)

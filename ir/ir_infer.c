@@ -28,7 +28,11 @@ int64_t ir_infer_unknown_dim(ir_infer *c)
     char nm[48];
     snprintf(nm, sizeof nm, "?%d", c->g->n_syms);
     int s = ir_sym_get(c->g, nm);
-    return s < 0 ? -1 : -(int64_t)s - 1;
+    if (s < 0) { /* -1 would read as symbol 0: record the failure, the driver turns it into an error */
+        c->oom = true;
+        return -1;
+    }
+    return -(int64_t)s - 1;
 }
 
 /* Runs node ni's rule on the given per-value shapes/dtypes, writing its outputs' entries. */
@@ -70,8 +74,10 @@ static int infer_node(ir_graph *g, int ni, ir_shape *shapes, ir_dtype *dtypes, b
         out_s[o].rank = -1;
         out_d[o] = IR_DT_UNDEF;
     }
-    ir_infer c = {g, n, ni, ins, ind, out_s, out_d, concrete, err};
+    ir_infer c = {g, n, ni, ins, ind, out_s, out_d, concrete, err, false};
     rc = op->shape(&c);
+    if (!rc && c.oom)
+        rc = hpk_err_set(err, HPK_ENOMEM, "out of memory inferring node '%s'", n->name);
     if (ins != in_s) {
         ir_dealloc(g, ins, sizeof(ir_shape) * (size_t)n->n_in);
         ir_dealloc(g, ind, sizeof(ir_dtype) * (size_t)n->n_in);

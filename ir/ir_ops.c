@@ -77,7 +77,8 @@ int ir_node_axes(const ir_graph *g, const ir_node *n, int64_t *axes, hpk_err *er
         memcpy(axes, a, sizeof(int64_t) * (size_t)cnt);
         return cnt;
     }
-    if (n->n_in < 2 || n->in[1] < 0)
+    /* internal gradient ops carry the forward's axes as an attribute; their second input is a tensor */
+    if (n->n_in < 2 || n->in[1] < 0 || (ir_op_table[n->op].flags & IR_OPF_INTERNAL))
         return 0;
     const ir_tensor *t = g->values[n->in[1]].init;
     if (!t)
@@ -92,4 +93,23 @@ int ir_node_axes(const ir_graph *g, const ir_node *n, int64_t *axes, hpk_err *er
                            IR_MAX_RANK), -1;
     memcpy(axes, t->data, sizeof(int64_t) * k);
     return (int)k;
+}
+
+void ir_softmax_geometry(const ir_graph *g, const ir_node *n, int rank, const int64_t *dims, size_t *outer,
+                         size_t *len, size_t *inner)
+{
+    bool v13 = g->opset >= 13;
+    int64_t axis = ir_attr_int(n, "axis", v13 ? -1 : 1);
+    if (axis < 0)
+        axis += rank;
+    *outer = *len = *inner = 1;
+    for (int i = 0; i < rank; i++) {
+        size_t d = (size_t)dims[i];
+        if (i < axis)
+            *outer *= d;
+        else if (i == axis || !v13)
+            *len *= d;
+        else
+            *inner *= d;
+    }
 }

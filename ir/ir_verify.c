@@ -69,7 +69,8 @@ int ir_verify(ir_graph *g, hpk_err *err)
         for (int j = 0; j < n->n_out; j++) {
             int v = n->out[j];
             if (v < 0) {
-                if (j < op->min_out) {
+                /* gradient ops compute only the outputs asked for (see passes/autodiff.h) */
+                if (j < op->min_out && !(op->flags & IR_OPF_INTERNAL)) {
                     rc = hpk_err_set(err, HPK_EINPUT, "node '%s' (%s): required output %d is missing", n->name,
                                      op->onnx_name, j);
                     goto done;

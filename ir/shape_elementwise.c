@@ -121,3 +121,21 @@ int ir_shape_softmax(ir_infer *c)
     c->out_dt[0] = IR_DT_F32;
     return HPK_OK;
 }
+
+int ir_shape_lpnorm(ir_infer *c)
+{
+    int rc = need(c, 0, IR_DT_F32);
+    if (rc)
+        return rc;
+    int r = c->in[0].rank;
+    int64_t axis = ir_attr_int(c->n, "axis", -1), p = ir_attr_int(c->n, "p", 2);
+    if (r < 1 || axis < -r || axis >= r)
+        return ir_infer_fail(c, "axis %lld is out of range for rank %d", (long long)axis, r);
+    if (p != 2)
+        return p == 1 ? hpk_err_set(c->err, HPK_EUNSUPPORTED, "node '%s' (LpNormalization): p=1 is not supported",
+                                    c->n->name)
+                      : ir_infer_fail(c, "p must be 1 or 2, got %lld", (long long)p);
+    c->out[0] = c->in[0];
+    c->out_dt[0] = IR_DT_F32;
+    return HPK_OK;
+}

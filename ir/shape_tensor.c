@@ -13,7 +13,8 @@ static int need(ir_infer *c, int i, ir_dtype dt)
     return HPK_OK;
 }
 
-/* Product of dims [from, to); symbolic if any factor is symbolic (or unknown in symbolic mode). */
+/* Product of dims [from, to); symbolic if any factor is symbolic (or unknown in symbolic mode). INT64_MIN on
+ * overflow (not -1: that is symbol 0). */
 static int64_t dim_product(ir_infer *c, const ir_shape *s, int from, int to)
 {
     int64_t p = 1;
@@ -27,7 +28,7 @@ static int64_t dim_product(ir_infer *c, const ir_shape *s, int from, int to)
             return lone ? s->d[i] : ir_infer_unknown_dim(c);
         }
         if (__builtin_mul_overflow(p, s->d[i], &p))
-            return -1;
+            return INT64_MIN;
     }
     return p;
 }
@@ -52,7 +53,7 @@ int ir_shape_flatten(ir_infer *c)
     if (axis < 0)
         axis += r;
     int64_t d[2] = {dim_product(c, &c->in[0], 0, (int)axis), dim_product(c, &c->in[0], (int)axis, r)};
-    if (d[0] == -1 || d[1] == -1)
+    if (d[0] == INT64_MIN || d[1] == INT64_MIN)
         return ir_infer_fail(c, "the flattened size overflows");
     c->out[0] = ir_shape_make(2, d);
     c->out_dt[0] = c->in_dt[0];
@@ -363,7 +364,10 @@ int ir_shape_reduce(ir_infer *c)
             return ir_infer_fail(c, "axis %lld is repeated", (long long)axes[i]);
         red[a] = true;
     }
-    if (na == 0)
+    int64_t noop = ir_attr_int(c->n, "noop_with_empty_axes", 0);
+    if (noop != 0 && noop != 1)
+        return ir_infer_fail(c, "noop_with_empty_axes must be 0 or 1");
+    if (na == 0 && !noop)
         for (int i = 0; i < r; i++)
             red[i] = true;
     ir_shape o;

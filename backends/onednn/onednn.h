@@ -116,6 +116,7 @@ struct be_plan {
     be_profile_entry *prof;
     long runs;
     uint64_t seed;
+    bool seed_set; /* set_seed was called for the next run */
 
     /* micro-batching (onednn_batch.c): this plan runs `inner`, a plan for `micro` samples, batch/micro times over
      * slices of its own io tensors */

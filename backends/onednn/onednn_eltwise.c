@@ -54,6 +54,7 @@ int od_op_Relu(be_plan *p, int ni) { return unary(p, ni); }
 int od_op_Clip(be_plan *p, int ni) { return unary(p, ni); }
 int od_op_HardSwish(be_plan *p, int ni) { return unary(p, ni); }
 int od_op_Sigmoid(be_plan *p, int ni) { return unary(p, ni); }
+int od_op_Exp(be_plan *p, int ni) { return unary(p, ni); }
 
 int od_op_HardSigmoid(be_plan *p, int ni)
 {

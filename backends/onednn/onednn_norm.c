@@ -1,6 +1,8 @@
-/* onednn_norm.c — BatchNormalization on oneDNN (inference: global statistics; training: batch statistics). */
-#include <string.h>
+/* onednn_norm.c — BatchNormalization on oneDNN (inference: global statistics; training: batch statistics), and
+ * LpNormalization written by hand. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "onednn.h"
 
@@ -146,3 +148,91 @@ int od_op_BatchNormalization(be_plan *p, int ni)
     }
     return od_step_kernel(p, ni, running_kernel, d, ra, nr, false, "hpk:bn_running_stats");
 }
+
+/* ---- LpNormalization (p = 2) and its gradient: by hand, with the reference's floor on the norm ------------- */
+
+typedef struct lp_data {
+    size_t outer, len, inner;
+} lp_data;
+
+/* ‖x‖ along the axis, taken as max(‖x‖, 1e-12) so a zero vector cannot poison training */
+static double lp_norm_at(const float *x, size_t base, size_t len, size_t inner)
+{
+    double s = 0;
+    for (size_t j = 0; j < len; j++)
+        s += (double)x[base + j * inner] * x[base + j * inner];
+    return fmax(sqrt(s), 1e-12);
+}
+
+static int lpnorm_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const lp_data *d = s->data;
+    const float *x = od_ptr(p, s->args[0].mem);
+    float *y = od_ptr(p, s->args[1].mem);
+    int64_t rows = (int64_t)(d->outer * d->inner);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        size_t base = (size_t)r / d->inner * d->len * d->inner + (size_t)r % d->inner;
+        double nrm = lp_norm_at(x, base, d->len, d->inner);
+        for (size_t j = 0; j < d->len; j++)
+            y[base + j * d->inner] = (float)(x[base + j * d->inner] / nrm);
+    }
+    return HPK_OK;
+}
+
+static int lpnorm_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const lp_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem), *x = od_ptr(p, s->args[1].mem);
+    float *dx = od_ptr(p, s->args[2].mem);
+    int64_t rows = (int64_t)(d->outer * d->inner);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        size_t base = (size_t)r / d->inner * d->len * d->inner + (size_t)r % d->inner;
+        double nrm = lp_norm_at(x, base, d->len, d->inner), dot = 0;
+        for (size_t j = 0; j < d->len; j++)
+            dot += (double)dy[base + j * d->inner] * x[base + j * d->inner] / nrm;
+        for (size_t j = 0; j < d->len; j++) {
+            size_t at = base + j * d->inner;
+            dx[at] = (float)((dy[at] - x[at] / nrm * dot) / nrm);
+        }
+    }
+    return HPK_OK;
+}
+
+static int lpnorm(be_plan *p, int ni, bool grad)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int x = n->in[grad ? 1 : 0], rc;
+    const ir_shape *xs = &p->shapes[x];
+    lp_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    int64_t axis = ir_attr_int(n, "axis", -1);
+    if (axis < 0)
+        axis += xs->rank;
+    d->outer = d->len = d->inner = 1;
+    for (int i = 0; i < xs->rank; i++)
+        *(i < axis ? &d->outer : i == axis ? &d->len : &d->inner) *= (size_t)xs->d[i];
+    int m0, m1 = -1, ym;
+    if ((rc = od_input_plain(p, n->in[0], ni, &m0)) || (grad && (rc = od_input_plain(p, n->in[1], ni, &m1))) ||
+        (rc = od_output_new(p, n->out[0], NULL, &ym))) {
+        free(d);
+        return rc;
+    }
+    if (grad) {
+        od_arg args[3] = {{0, m0}, {1, m1}, {2, ym}};
+        return od_step_kernel(p, ni, lpnorm_grad_kernel, d, args, 3, false, "hpk:lpnorm_grad");
+    }
+    od_arg args[2] = {{0, m0}, {1, ym}};
+    return od_step_kernel(p, ni, lpnorm_kernel, d, args, 2, false, "hpk:lpnorm");
+}
+
+int od_op_LpNormalization(be_plan *p, int ni) { return lpnorm(p, ni, false); }
+int od_op_LpNormalizationGrad(be_plan *p, int ni) { return lpnorm(p, ni, true); }

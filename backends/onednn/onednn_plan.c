@@ -509,6 +509,9 @@ int od_eltwise_form(const be_plan *p, const ir_node *n, dnnl_alg_kind_t *alg, fl
     case IR_OP_Sigmoid:
         alg[0] = dnnl_eltwise_logistic, alpha[0] = 0, beta[0] = 0;
         return 1;
+    case IR_OP_Exp:
+        alg[0] = dnnl_eltwise_exp, alpha[0] = 0, beta[0] = 0;
+        return 1;
     default:
         return 0;
     }
@@ -1101,7 +1104,9 @@ static int run_single(be_plan *p, hpk_err *err)
     int rc = HPK_OK;
     p->err = err;
     set_threads(p);
-    p->seed = p->seed * 6364136223846793005ull + 1442695040888963407ull;
+    if (!p->seed_set)
+        p->seed = p->seed * 6364136223846793005ull + 1442695040888963407ull;
+    p->seed_set = false;
     for (int k = 0; k < p->n_steps && !rc; k++) {
         od_step *s = &p->steps[k];
         if (s->once)
@@ -1259,6 +1264,14 @@ static int od_prepare(ir_graph *g, const be_options *opt, const ir_shape *input_
 
 static int od_run(be_plan *p, hpk_err *err) { return p->inner ? micro_run(p, err) : run_single(p, err); }
 
+/* seeds the stochastic ops of the next run (the reference backend's scheme: node i draws from seed + i) */
+static void od_set_seed(be_plan *p, uint64_t seed)
+{
+    be_plan *q = p->inner ? p->inner : p;
+    q->seed = seed;
+    q->seed_set = true;
+}
+
 static hpk_tensor *od_io(be_plan *p, int v)
 {
     if (v < 0 || v >= p->g->n_values)
@@ -1292,6 +1305,7 @@ const be_vtable be_onednn = {
     .supports = od_supports,
     .prepare = od_prepare,
     .run = od_run,
+    .set_seed = od_set_seed,
     .io = od_io,
     .memory = od_memory,
     .profile = od_profile,

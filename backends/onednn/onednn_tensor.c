@@ -1,4 +1,5 @@
 /* onednn_tensor.c — reshape-likes as zero-copy views, Identity, Dropout, Constant, Concat, ReduceMean. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,9 +271,10 @@ int od_op_Concat(be_plan *p, int ni)
     return rc;
 }
 
-/* ---- ReduceMean --------------------------------------------------------------------------------------------- */
+/* ---- ReduceMean, ReduceSumSquare ------------------------------------------------------------------------ */
 
 typedef struct reduce_data {
+    bool sumsq;
     int rank;
     int64_t dims[IR_MAX_RANK];
     int64_t ost[IR_MAX_RANK]; /* output strides, 0 along reduced dims */
@@ -282,20 +284,19 @@ typedef struct reduce_data {
 
 static int reduce_kernel(be_plan *p, const od_step *s, hpk_err *err)
 {
-    (void)err;
     const reduce_data *d = s->data;
     const float *x = od_ptr(p, s->args[0].mem);
     float *y = od_ptr(p, s->args[1].mem);
     double *acc = calloc(d->out_n ? d->out_n : 1, sizeof *acc);
     if (!acc)
-        return hpk_err_set(err, HPK_ENOMEM, "out of memory in ReduceMean");
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory in a reduction");
     size_t total = 1;
     for (int i = 0; i < d->rank; i++)
         total *= (size_t)d->dims[i];
     int64_t idx[IR_MAX_RANK] = {0};
     size_t o = 0;
     for (size_t i = 0; i < total; i++) {
-        acc[o] += x[i];
+        acc[o] += d->sumsq ? (double)x[i] * x[i] : x[i];
         for (int k = d->rank - 1; k >= 0; k--) {
             o += (size_t)d->ost[k];
             if (++idx[k] < d->dims[k])
@@ -305,12 +306,12 @@ static int reduce_kernel(be_plan *p, const od_step *s, hpk_err *err)
         }
     }
     for (size_t i = 0; i < d->out_n; i++)
-        y[i] = (float)(acc[i] / d->div);
+        y[i] = (float)(d->sumsq ? acc[i] : acc[i] / d->div);
     free(acc);
     return HPK_OK;
 }
 
-int od_op_ReduceMean(be_plan *p, int ni)
+static int reduce(be_plan *p, int ni, bool sumsq)
 {
     const ir_node *n = &p->g->nodes[ni];
     int x = n->in[0], y = n->out[0], rc;
@@ -318,11 +319,18 @@ int od_op_ReduceMean(be_plan *p, int ni)
     int64_t axes[IR_MAX_RANK];
     int na = ir_node_axes(p->g, n, axes, p->err);
     if (na < 0)
-        return p->err ? p->err->code : HPK_EINPUT;
+        return p->err && p->err->code ? p->err->code : HPK_EINPUT;
+    bool noop = na == 0 && ir_attr_int(n, "noop_with_empty_axes", 0) != 0;
+    if (noop && !sumsq) { /* the input itself */
+        int xm;
+        if ((rc = od_value_mem(p, x, ni, &xm)))
+            return rc;
+        return od_output_set(p, y, xm);
+    }
     bool red[IR_MAX_RANK] = {false};
     for (int i = 0; i < na; i++)
         red[axes[i] < 0 ? axes[i] + xs->rank : axes[i]] = true;
-    if (na == 0)
+    if (na == 0 && !noop)
         for (int i = 0; i < xs->rank; i++)
             red[i] = true;
     ir_shape ks = *xs; /* the output with kept dims */
@@ -336,11 +344,13 @@ int od_op_ReduceMean(be_plan *p, int ni)
     dnnl_memory_desc_t kmd;
     if ((rc = od_value_mem(p, x, ni, &xm)))
         return rc;
-    if (xs->rank >= 1 && p->mem[xm].has_md && !od_md_plain(&kmd, &ks, IR_DT_F32) && !ir_shape_eq(&ks, xs)) {
+    if (xs->rank >= 1 && p->mem[xm].has_md && !od_md_plain(&kmd, &ks, IR_DT_F32) && !ir_shape_eq(&ks, xs) &&
+        div > 0) {
         dnnl_reduction_desc_t rd;
         dnnl_primitive_desc_t pd;
         dnnl_memory_desc_t xmd = p->mem[xm].md;
-        dnnl_status_t s = dnnl_reduction_desc_init(&rd, dnnl_reduction_mean, &xmd, &kmd, 0.0f, 0.0f);
+        dnnl_status_t s = dnnl_reduction_desc_init(&rd, sumsq ? dnnl_reduction_norm_lp_power_p_sum : dnnl_reduction_mean,
+                                                   &xmd, &kmd, sumsq ? 2.0f : 0.0f, 0.0f);
         if (s == dnnl_success && od_pd_try(p, &pd, &rd, NULL) == dnnl_success) {
             int km;
             if ((rc = od_output_new(p, y, NULL, &ym))) {
@@ -358,8 +368,9 @@ int od_op_ReduceMean(be_plan *p, int ni)
     reduce_data *d = calloc(1, sizeof *d);
     if (!d)
         return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->sumsq = sumsq;
     d->rank = xs->rank;
-    d->div = div > 0 ? div : 1;
+    d->div = div > 0 ? div : NAN;
     int64_t acc = 1;
     for (int i = xs->rank - 1; i >= 0; i--) {
         d->dims[i] = xs->d[i];
@@ -372,5 +383,8 @@ int od_op_ReduceMean(be_plan *p, int ni)
         return rc;
     }
     od_arg args[2] = {{0, xm}, {1, ym}};
-    return od_step_kernel(p, ni, reduce_kernel, d, args, 2, false, "hpk:reduce_mean");
+    return od_step_kernel(p, ni, reduce_kernel, d, args, 2, false, sumsq ? "hpk:reduce_sum_square" : "hpk:reduce_mean");
 }
+
+int od_op_ReduceMean(be_plan *p, int ni) { return reduce(p, ni, false); }
+int od_op_ReduceSumSquare(be_plan *p, int ni) { return reduce(p, ni, true); }

@@ -25,6 +25,7 @@ struct be_plan {
     unsigned char *keep; /* graph inputs/outputs and initializers: never freed by liveness */
     size_t peak, cur;
     uint64_t seed;
+    bool seed_set; /* set_seed was called for the next run */
     be_profile_entry *prof;
 };
 
@@ -163,7 +164,9 @@ static int ref_run(be_plan *p, hpk_err *err)
     const hpk_tensor *inbuf[64];
     hpk_tensor *outbuf[8];
     int rc = HPK_OK;
-    p->seed = p->seed * 6364136223846793005ull + 1442695040888963407ull;
+    if (!p->seed_set)
+        p->seed = p->seed * 6364136223846793005ull + 1442695040888963407ull;
+    p->seed_set = false;
     for (int i = 0; i < g->n_nodes && !rc; i++) {
         const ir_node *n = &g->nodes[i];
         const hpk_tensor **in = inbuf;
@@ -212,6 +215,12 @@ static int ref_run(be_plan *p, hpk_err *err)
     return rc;
 }
 
+static void ref_set_seed(be_plan *p, uint64_t seed)
+{
+    p->seed = seed;
+    p->seed_set = true;
+}
+
 static hpk_tensor *ref_io(be_plan *p, int v)
 {
     if (v < 0 || v >= p->g->n_values)
@@ -234,6 +243,7 @@ const be_vtable be_ref = {
     .supports = ref_supports,
     .prepare = ref_prepare,
     .run = ref_run,
+    .set_seed = ref_set_seed,
     .io = ref_io,
     .memory = ref_memory,
     .profile = ref_profile,

@@ -1047,6 +1047,379 @@ static void gen_ReduceMean(void)
     }
 }
 
+/* ---- training ops: the forward additions and the gradients ------------------------------------------------ */
+
+static void gen_Exp(void) { unary_cases(IR_OP_Exp, NULL, ""); }
+
+static void gen_LpNormalization(void)
+{
+    static const struct { int r; int64_t d[4]; int64_t axis; } v[] = {{2, {4, 10}, -1}, {4, {2, 5, 3, 3}, 1}, {3, {3, 4, 5}, 0}};
+    for (int i = 0; i < 3; i++) {
+        tc *t = tc_new(13, "LpNormalization rank %d axis %lld", v[i].r, (long long)v[i].axis);
+        int y = OP1(t, LpNormalization, in_f(t, shp(v[i].r, v[i].d)));
+        a_int(t, "axis", v[i].axis);
+        out(t, y);
+        tc_run(t);
+    }
+    {
+        tc *t = tc_new(13, "LpNormalization of pooled conv features");
+        int x = in_f(t, S(2, 8, 5, 5));
+        int f = OP1(t, Flatten, OP1(t, GlobalAveragePool, conv(t, x, 8, 16, 3, 1, 1, 1, true)));
+        out(t, OP1(t, LpNormalization, f));
+        tc_run(t);
+    }
+}
+
+static void gen_ReduceSumSquare(void)
+{
+    static const struct { int64_t opset; int keep; int na; int64_t axes[3]; int noop; } v[] = {
+        {13, 1, 2, {2, 3}, 0}, {13, 0, 1, {1}, 0}, {13, 0, 0, {0}, 0}, {18, 1, 1, {-1}, 0}, {18, 1, 0, {0}, 1},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        tc *t = tc_new(v[i].opset, "ReduceSumSquare opset %lld keepdims %d axes %d noop %d", (long long)v[i].opset,
+                       v[i].keep, v[i].na, v[i].noop);
+        int x = in_f(t, S(2, 3, 4, 5));
+        int y;
+        if (v[i].opset >= 18 && v[i].na)
+            y = OP1(t, ReduceSumSquare, x, init_i64(t, v[i].axes, v[i].na));
+        else
+            y = OP1(t, ReduceSumSquare, x);
+        if (v[i].opset < 18 && v[i].na)
+            a_ints(t, "axes", v[i].axes, v[i].na);
+        a_int(t, "keepdims", v[i].keep);
+        if (v[i].noop)
+            a_int(t, "noop_with_empty_axes", 1);
+        out(t, y);
+        tc_run(t);
+    }
+    {
+        tc *t = tc_new(18, "ReduceMean noop_with_empty_axes");
+        int y = OP1(t, ReduceMean, in_f(t, S(2, 3)));
+        a_int(t, "noop_with_empty_axes", 1);
+        out(t, OP1(t, Relu, y));
+        tc_run(t);
+    }
+}
+
+static void gen_SoftmaxCrossEntropyLoss(void)
+{
+    for (int red = 0; red < 2; red++)
+        for (int lp = 0; lp < 2; lp++) {
+            tc *t = tc_new(13, "SoftmaxCrossEntropyLoss reduction %s%s", red ? "sum" : "mean", lp ? " log_prob" : "");
+            feed_scale[0] = 4;
+            int s = in_f(t, S(6, 5));
+            int ni = node(t, IR_OP_SoftmaxCrossEntropyLoss, IN(s, init_i64(t, I64(0, 4, 2, 2, 1, 3))), lp ? 2 : 1);
+            a_str(t, "reduction", red ? "sum" : "mean");
+            out(t, outk(t, ni, 0));
+            if (lp)
+                out(t, outk(t, ni, 1));
+            tc_run(t);
+        }
+}
+
+static void gen_SoftmaxCrossEntropyLossGrad(void)
+{
+    for (int red = 0; red < 2; red++) {
+        tc *t = tc_new(13, "SoftmaxCrossEntropyLossGrad reduction %s", red ? "sum" : "mean");
+        int dl = in_f(t, S0);
+        int y = OP1(t, SoftmaxCrossEntropyLossGrad, dl, in_f(t, S(4, 7)), init_i64(t, I64(6, 0, 3, 3)));
+        a_str(t, "reduction", red ? "sum" : "mean");
+        out(t, y);
+        tc_run(t);
+    }
+}
+
+/* a node with some outputs omitted (mask bit k set: output k absent) */
+static int node_omit(tc *t, ir_op op, const int *in, int n_in, int n_out, unsigned omit)
+{
+    int ni = node(t, op, in, n_in, n_out);
+    for (int k = 0; k < n_out; k++)
+        if (omit & (1u << k))
+            t->g->nodes[ni].out[k] = -1;
+    return ni;
+}
+
+static void gen_ConvGrad(void)
+{
+    static const struct { int64_t n, c, h, m, k, s, p, g, dil; unsigned omit; } v[] = {
+        {2, 4, 7, 6, 3, 1, 1, 1, 1, 0}, {2, 8, 9, 8, 3, 2, 1, 8, 1, 0}, {1, 6, 8, 4, 3, 1, 2, 2, 2, 0},
+        {2, 16, 5, 8, 1, 1, 0, 1, 1, 0}, {1, 3, 9, 8, 3, 2, 1, 1, 1, 1}, {2, 4, 6, 4, 3, 1, 1, 1, 1, 4},
+        {2, 4, 6, 4, 3, 1, 1, 1, 1, 6},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        int64_t ek = (v[i].k - 1) * v[i].dil + 1, oh = (v[i].h + 2 * v[i].p - ek) / v[i].s + 1;
+        tc *t = tc_new(13, "ConvGrad c%lld h%lld m%lld k%lld s%lld p%lld g%lld dil%lld omit%u", (long long)v[i].c,
+                       (long long)v[i].h, (long long)v[i].m, (long long)v[i].k, (long long)v[i].s, (long long)v[i].p,
+                       (long long)v[i].g, (long long)v[i].dil, v[i].omit);
+        int dy = in_f(t, S(v[i].n, v[i].m, oh, oh)), x = in_f(t, S(v[i].n, v[i].c, v[i].h, v[i].h));
+        int w = init_u(t, S(v[i].m, v[i].c / v[i].g, v[i].k, v[i].k), -0.5f, 0.5f);
+        int ni = node_omit(t, IR_OP_ConvGrad, IN(dy, x, w), 3, v[i].omit);
+        a_ints(t, "kernel_shape", I64(v[i].k, v[i].k));
+        a_ints(t, "strides", I64(v[i].s, v[i].s));
+        a_ints(t, "pads", I64(v[i].p, v[i].p, v[i].p, v[i].p));
+        a_ints(t, "dilations", I64(v[i].dil, v[i].dil));
+        a_int(t, "group", v[i].g);
+        for (int k = 0; k < 3; k++)
+            if (outk(t, ni, k) >= 0)
+                out(t, outk(t, ni, k));
+        tc_run(t);
+    }
+    { /* dY from a conv (blocked), X from a relu of a conv */
+        tc *t = tc_new(13, "ConvGrad on blocked tensors");
+        int x0 = in_f(t, S(2, 8, 6, 6));
+        int x = OP1(t, Relu, conv(t, x0, 8, 16, 3, 1, 1, 1, true));
+        int dy = conv(t, x0, 8, 16, 1, 1, 0, 1, true);
+        int ni = node(t, IR_OP_ConvGrad, IN(dy, x, init_u(t, S(16, 16, 3, 3), -0.3f, 0.3f)), 3);
+        a_ints(t, "pads", I64(1, 1, 1, 1));
+        out(t, outk(t, ni, 0));
+        out(t, outk(t, ni, 1));
+        out(t, outk(t, ni, 2));
+        tc_run(t);
+    }
+}
+
+static void gen_BatchNormalizationGrad(void)
+{
+    static const struct { int r; int64_t d[4]; unsigned omit; } v[] = {{4, {3, 5, 4, 4}, 0}, {2, {8, 6}, 0}, {3, {2, 4, 7}, 6}, {4, {2, 3, 2, 2}, 1}};
+    for (int i = 0; i < 4; i++) {
+        tc *t = tc_new(15, "BatchNormalizationGrad rank %d omit%u", v[i].r, v[i].omit);
+        int64_t c = v[i].d[1];
+        int dy = in_f(t, shp(v[i].r, v[i].d)), x = in_f(t, shp(v[i].r, v[i].d));
+        int ni = node_omit(t, IR_OP_BatchNormalizationGrad,
+                           IN(dy, x, init_u(t, S(c), 0.5f, 1.5f), init_u(t, S(c), -0.2f, 0.2f),
+                              init_u(t, S(c), 0.3f, 0.6f)), 3, v[i].omit);
+        a_float(t, "epsilon", 1e-3f);
+        for (int k = 0; k < 3; k++)
+            if (outk(t, ni, k) >= 0)
+                out(t, outk(t, ni, k));
+        tc_run(t);
+    }
+    {
+        tc *t = tc_new(15, "BatchNormalizationGrad on blocked tensors");
+        int x0 = in_f(t, S(2, 8, 5, 5));
+        int x = conv(t, x0, 8, 16, 3, 1, 1, 1, true), dy = conv(t, x0, 8, 16, 1, 1, 0, 1, true);
+        int ni = node(t, IR_OP_BatchNormalizationGrad,
+                      IN(dy, x, init_u(t, S(16), 0.5f, 1.5f), init_u(t, S(16), -0.2f, 0.2f), init_u(t, S(16), 0.3f, 0.6f)), 3);
+        out(t, outk(t, ni, 0));
+        out(t, outk(t, ni, 1));
+        out(t, outk(t, ni, 2));
+        tc_run(t);
+    }
+}
+
+static void pool_grad_cases(ir_op op)
+{
+    static const struct { int64_t h, k, s, p; int ceil, cip, dil; } v[] = {
+        {8, 3, 2, 1, 0, 0, 1}, {7, 3, 2, 1, 1, 1, 1}, {7, 3, 2, 0, 1, 0, 1}, {9, 2, 2, 0, 0, 1, 1}, {10, 3, 1, 1, 0, 0, 2},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        if (v[i].dil > 1 && op != IR_OP_MaxPoolGrad)
+            continue;
+        int64_t ek = (v[i].k - 1) * v[i].dil + 1, span = v[i].h + 2 * v[i].p - ek;
+        int64_t oh = v[i].ceil ? (span + v[i].s - 1) / v[i].s + 1 : span / v[i].s + 1;
+        if (v[i].ceil && (oh - 1) * v[i].s >= v[i].h + v[i].p)
+            oh--;
+        tc *t = tc_new(13, "%s h%lld k%lld s%lld p%lld ceil%d cip%d dil%d", ir_op_table[op].id, (long long)v[i].h,
+                       (long long)v[i].k, (long long)v[i].s, (long long)v[i].p, v[i].ceil, v[i].cip, v[i].dil);
+        int dy = in_f(t, S(2, 3, oh, oh)), x = in_f(t, S(2, 3, v[i].h, v[i].h));
+        int y = op1(t, op, IN(dy, x));
+        a_ints(t, "kernel_shape", I64(v[i].k, v[i].k));
+        a_ints(t, "strides", I64(v[i].s, v[i].s));
+        a_ints(t, "pads", I64(v[i].p, v[i].p, v[i].p, v[i].p));
+        if (v[i].ceil)
+            a_int(t, "ceil_mode", 1);
+        if (v[i].cip && op == IR_OP_AveragePoolGrad)
+            a_int(t, "count_include_pad", 1);
+        if (v[i].dil > 1)
+            a_ints(t, "dilations", I64(v[i].dil, v[i].dil));
+        out(t, y);
+        tc_run(t);
+    }
+}
+static void gen_MaxPoolGrad(void) { pool_grad_cases(IR_OP_MaxPoolGrad); }
+static void gen_AveragePoolGrad(void) { pool_grad_cases(IR_OP_AveragePoolGrad); }
+
+static void global_pool_grad_cases(ir_op op)
+{
+    {
+        tc *t = tc_new(13, "%s rank 4", ir_op_table[op].id);
+        out(t, op1(t, op, IN(in_f(t, S(2, 5, 1, 1)), in_f(t, S(2, 5, 4, 3)))));
+        tc_run(t);
+    }
+    {
+        tc *t = tc_new(13, "%s rank 3, blocked X", ir_op_table[op].id);
+        out(t, op1(t, op, IN(in_f(t, S(2, 4, 1)), in_f(t, S(2, 4, 9)))));
+        tc_run(t);
+    }
+    {
+        tc *t = tc_new(13, "%s of a conv output", ir_op_table[op].id);
+        int x = conv(t, in_f(t, S(2, 8, 5, 5)), 8, 16, 3, 1, 1, 1, true);
+        out(t, op1(t, op, IN(in_f(t, S(2, 16, 1, 1)), x)));
+        tc_run(t);
+    }
+}
+static void gen_GlobalAveragePoolGrad(void) { global_pool_grad_cases(IR_OP_GlobalAveragePoolGrad); }
+static void gen_GlobalMaxPoolGrad(void) { global_pool_grad_cases(IR_OP_GlobalMaxPoolGrad); }
+
+/* dX = dY * f'(saved): saved a graph input (plain) and a conv output (blocked, 12 channels: padded) */
+static void eltwise_grad_cases(ir_op op, void (*attrs)(tc *t))
+{
+    {
+        tc *t = tc_new(13, "%s on inputs", ir_op_table[op].id);
+        feed_scale[1] = 5;
+        int y = op1(t, op, IN(in_f(t, S(2, 3, 4, 5)), in_f(t, S(2, 3, 4, 5))));
+        if (attrs)
+            attrs(t);
+        out(t, y);
+        tc_run(t);
+    }
+    {
+        tc *t = tc_new(13, "%s on blocked tensors", ir_op_table[op].id);
+        int x0 = in_f(t, S(2, 8, 5, 5));
+        int sv = conv(t, x0, 8, 12, 3, 1, 1, 1, true), dy = conv(t, x0, 8, 12, 1, 1, 0, 1, true);
+        int y = op1(t, op, IN(dy, OP1(t, Mul, sv, init_scalar(t, IR_DT_F32, 4))));
+        if (attrs)
+            attrs(t);
+        out(t, y);
+        tc_run(t);
+    }
+}
+static void clipg_attrs(tc *t)
+{
+    a_float(t, "min", -0.5f);
+    a_float(t, "max", 1.0f);
+}
+static void hsg_attrs(tc *t)
+{
+    a_float(t, "alpha", 1.0f / 6.0f);
+    a_float(t, "beta", 0.5f);
+}
+static void gen_ReluGrad(void) { eltwise_grad_cases(IR_OP_ReluGrad, NULL); }
+static void gen_ClipGrad(void) { eltwise_grad_cases(IR_OP_ClipGrad, clipg_attrs); }
+static void gen_HardSigmoidGrad(void) { eltwise_grad_cases(IR_OP_HardSigmoidGrad, hsg_attrs); }
+static void gen_HardSwishGrad(void) { eltwise_grad_cases(IR_OP_HardSwishGrad, NULL); }
+static void gen_SigmoidGrad(void) { eltwise_grad_cases(IR_OP_SigmoidGrad, NULL); }
+
+static void gen_DropoutGrad(void)
+{
+    tc *t = tc_new(13, "DropoutGrad of a training dropout's mask");
+    int ni = node(t, IR_OP_Dropout, IN(in_f(t, S(2, 3, 40)), init_scalar(t, IR_DT_F32, 0.25),
+                                       init_scalar(t, IR_DT_BOOL, 1)), 2);
+    int y = OP1(t, DropoutGrad, in_f(t, S(2, 3, 40)), outk(t, ni, 1));
+    a_float(t, "ratio", 0.25f);
+    out(t, y);
+    out(t, outk(t, ni, 0));
+    tc_run(t);
+}
+
+static void gen_SumToShape(void)
+{
+    static const struct { const char *what; int ry, rl; int64_t y[4], l[4]; } v[] = {
+        {"to [C,1,1]", 4, 3, {2, 6, 3, 3}, {6, 1, 1}}, {"to [1,C,1,1]", 4, 4, {2, 5, 3, 2}, {1, 5, 1, 1}},
+        {"to a scalar", 3, 0, {2, 3, 4}, {0}}, {"to [W]", 3, 1, {2, 3, 4}, {4}}, {"same shape", 2, 2, {3, 4}, {3, 4}},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        tc *t = tc_new(13, "SumToShape %s", v[i].what);
+        out(t, OP1(t, SumToShape, in_f(t, shp(v[i].ry, v[i].y)), in_f(t, shp(v[i].rl, v[i].l))));
+        tc_run(t);
+    }
+}
+
+static void gen_ReshapeLike(void)
+{
+    tc *t = tc_new(13, "ReshapeLike of a conv output");
+    int x = conv(t, in_f(t, S(2, 4, 3, 3)), 4, 8, 1, 1, 0, 1, true);
+    out(t, OP1(t, ReshapeLike, x, in_f(t, S(2, 72))));
+    tc_run(t);
+}
+
+static void softmax_grad_cases(ir_op fwd, ir_op op)
+{
+    static const struct { int64_t opset, axis; int r; int64_t d[4]; bool has; } v[] = {
+        {13, -1, 2, {4, 10}, false}, {13, 1, 3, {2, 5, 3}, true}, {11, 1, 4, {2, 3, 2, 2}, false},
+    };
+    for (int i = 0; i < 3; i++) {
+        tc *t = tc_new(v[i].opset, "%s opset %lld axis %lld", ir_op_table[op].id, (long long)v[i].opset, (long long)v[i].axis);
+        feed_scale[0] = 3;
+        int y = op1(t, fwd, IN(in_f(t, shp(v[i].r, v[i].d))));
+        if (v[i].has)
+            a_int(t, "axis", v[i].axis);
+        int dx = op1(t, op, IN(in_f(t, shp(v[i].r, v[i].d)), y));
+        if (v[i].has)
+            a_int(t, "axis", v[i].axis);
+        out(t, dx);
+        tc_run(t);
+    }
+}
+static void gen_SoftmaxGrad(void) { softmax_grad_cases(IR_OP_Softmax, IR_OP_SoftmaxGrad); }
+static void gen_LogSoftmaxGrad(void) { softmax_grad_cases(IR_OP_LogSoftmax, IR_OP_LogSoftmaxGrad); }
+
+static void reduce_grad_cases(ir_op op)
+{
+    static const struct { int na; int64_t axes[2]; int keep; } v[] = {{2, {2, 3}, 1}, {1, {1}, 0}, {0, {0}, 0}};
+    for (int i = 0; i < 3; i++) {
+        tc *t = tc_new(13, "%s axes %d keepdims %d", ir_op_table[op].id, v[i].na, v[i].keep);
+        int64_t yd[4] = {2, 3, 4, 5};
+        int yr = 4;
+        if (v[i].na == 0) {
+            yr = v[i].keep ? 4 : 0;
+            for (int k = 0; k < 4; k++)
+                yd[k] = 1;
+        } else if (v[i].keep) {
+            for (int k = 0; k < v[i].na; k++)
+                yd[v[i].axes[k]] = 1;
+        } else {
+            yr = 0;
+            for (int k = 0; k < 4; k++) {
+                bool r = false;
+                for (int j = 0; j < v[i].na; j++)
+                    r |= v[i].axes[j] == k;
+                if (!r)
+                    yd[yr++] = yd[k];
+            }
+        }
+        int y = op1(t, op, IN(in_f(t, shp(yr, yd)), in_f(t, S(2, 3, 4, 5))));
+        if (v[i].na)
+            a_ints(t, "axes", v[i].axes, v[i].na);
+        a_int(t, "keepdims", v[i].keep);
+        out(t, y);
+        tc_run(t);
+    }
+}
+static void gen_ReduceMeanGrad(void) { reduce_grad_cases(IR_OP_ReduceMeanGrad); }
+static void gen_ReduceSumSquareGrad(void) { reduce_grad_cases(IR_OP_ReduceSumSquareGrad); }
+
+static void gen_ConcatGrad(void)
+{
+    static const struct { int64_t axis; unsigned omit; } v[] = {{1, 0}, {0, 0}, {-1, 2}};
+    for (int i = 0; i < 3; i++) {
+        tc *t = tc_new(13, "ConcatGrad axis %lld omit%u", (long long)v[i].axis, v[i].omit);
+        int64_t a = v[i].axis < 0 ? 2 : v[i].axis;
+        int64_t d0[3] = {2, 3, 4}, d1[3] = {2, 3, 4}, dy[3] = {2, 3, 4};
+        d1[a] = 5;
+        dy[a] = d0[a] + d1[a];
+        int ni = node_omit(t, IR_OP_ConcatGrad, IN(in_f(t, shp(3, dy)), in_f(t, shp(3, d0)), in_f(t, shp(3, d1))), 2,
+                           v[i].omit);
+        a_int(t, "axis", v[i].axis);
+        for (int k = 0; k < 2; k++)
+            if (outk(t, ni, k) >= 0)
+                out(t, outk(t, ni, k));
+        tc_run(t);
+    }
+}
+
+static void gen_LpNormalizationGrad(void)
+{
+    static const struct { int r; int64_t d[4]; int64_t axis; } v[] = {{2, {4, 10}, -1}, {4, {2, 5, 3, 3}, 1}};
+    for (int i = 0; i < 2; i++) {
+        tc *t = tc_new(13, "LpNormalizationGrad rank %d axis %lld", v[i].r, (long long)v[i].axis);
+        int y = OP1(t, LpNormalizationGrad, in_f(t, shp(v[i].r, v[i].d)), in_f(t, shp(v[i].r, v[i].d)));
+        a_int(t, "axis", v[i].axis);
+        out(t, y);
+        tc_run(t);
+    }
+}
+
 typedef void (*gen_fn)(void);
 static const gen_fn generators[IR_OP_COUNT] = {
 #define OP(id, dom, oname, min_in, max_in, min_out, max_out, shape, grad, flags) [IR_OP_##id] = gen_##id,
