@@ -1157,6 +1157,8 @@ static int64_t micro_size(int64_t N, size_t per_sample)
         return m > 0 && m < N && N % m == 0 ? m : 0;
     }
     const size_t target = (size_t)48 << 20;
+    if ((size_t)N * per_sample <= target)
+        return 0; /* the whole batch fits: one plan */
     int64_t best = 0;
     for (int64_t m = 1; m < N; m++)
         if (N % m == 0 && (best == 0 || (size_t)m * per_sample <= target))
