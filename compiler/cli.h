@@ -45,7 +45,10 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
     X(eval, "(MODEL.onnx | RUNDIR) --data SPEC [--json]", "top-1/top-5 accuracy of a model or a run")     \
     X(export, "RUNDIR -o OUT.onnx [--fold-bn]", "the trained model for inference, heads removed")        \
     X(model, "NAME [--width W] [--classes K] [--input-size S] [--in-channels C] [--seed N] -o OUT.onnx", \
-      "build MobileNetV2/V3-small/V3-large (torchvision's architecture) as ONNX")
+      "build MobileNetV2/V3-small/V3-large (torchvision's architecture) as ONNX")                        \
+    X(bench, "(MODEL.onnx | --model NAME [--width W]) [--batch B] [--input-size S] [--train] [--heads ...] " \
+             "[--backend ...] [--threads N]",                                                            \
+      "time a model on a backend (last line: <number> img/s)")
 
 #define CLI_DECLARE(name, syn, sum) int cmd_##name(int argc, char **argv, const cli_cmd *self);
 CLI_COMMANDS(CLI_DECLARE)

@@ -1,0 +1,755 @@
+/* onednn_grad.c — the backward ops of training graphs: ConvGrad and BatchNormalizationGrad on oneDNN's backward
+ * primitives; pooling, activation, softmax, reduction and shape gradients written by hand (oneDNN 2.6 has no
+ * backward for binary/sum/concat/reduction, and its max-pooling backward needs a forward workspace). The hand
+ * kernels follow the reference backend's definitions exactly (kinks, tie-breaking, divisors). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onednn.h"
+
+static size_t numel_of(const ir_shape *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= (size_t)s->d[i];
+    return n;
+}
+
+/* ---- ConvGrad: oneDNN convolution backward data / backward weights ----------------------------------------- */
+
+int od_op_ConvGrad(be_plan *p, int ni)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int dy = n->in[0], x = n->in[1], w = n->in[2];
+    int dx = n->out[0], dw = n->n_out > 1 ? n->out[1] : -1, db = n->n_out > 2 ? n->out[2] : -1;
+    const ir_shape *xs = &p->shapes[x], *ws = &p->shapes[w];
+    ir_window win;
+    int rc;
+    if ((rc = ir_conv_window(n, xs, ws, &win, p->err)))
+        return rc;
+    int64_t M = ws->d[0], G = win.group;
+    dnnl_dims_t sd, wd, bd = {M}, dd, st = {win.sh, win.sw}, dl = {win.dh - 1, win.dw - 1}, pl = {win.pt, win.pl},
+                                      pr = {win.pb, win.pr};
+    int wnd = G > 1 ? 5 : 4;
+    for (int i = 0; i < 4; i++)
+        sd[i] = xs->d[i];
+    dd[0] = xs->d[0], dd[1] = M, dd[2] = win.oh, dd[3] = win.ow;
+    if (G > 1) {
+        wd[0] = G, wd[1] = M / G, wd[2] = ws->d[1], wd[3] = ws->d[2], wd[4] = ws->d[3];
+    } else {
+        for (int i = 0; i < 4; i++)
+            wd[i] = ws->d[i];
+    }
+    dnnl_memory_desc_t s_any, w_any, d_any, b_md, w_plain;
+    dnnl_memory_desc_init_by_tag(&s_any, 4, sd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&w_any, wnd, wd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&d_any, 4, dd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_init_by_tag(&w_plain, wnd, wd, dnnl_f32, wnd == 5 ? dnnl_goihw : dnnl_oihw);
+    dnnl_convolution_desc_t fd, bdd, bwd;
+    dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
+    dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
+                                                                 &s_any, &w_any, db >= 0 ? &b_md : NULL, &d_any, st,
+                                                                 dl, pl, pr);
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&fpd, &fd, NULL, p->eng, NULL);
+    if (s == dnnl_success && dx >= 0) {
+        dnnl_primitive_attr_t attr;
+        if ((rc = od_attr_new(p, &attr, ni)))
+            goto fail;
+        s = dnnl_dilated_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &s_any, &w_any, &d_any,
+                                                              st, dl, pl, pr);
+        if (s == dnnl_success)
+            s = dnnl_primitive_desc_create(&dpd, &bdd, attr, p->eng, fpd);
+        dnnl_primitive_attr_destroy(attr);
+    }
+    if (s == dnnl_success && (dw >= 0 || db >= 0)) {
+        dnnl_primitive_attr_t attr;
+        if ((rc = od_attr_new(p, &attr, ni)))
+            goto fail;
+        s = dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &s_any, &w_any,
+                                                                 db >= 0 ? &b_md : NULL, &d_any, st, dl, pl, pr);
+        if (s == dnnl_success)
+            s = dnnl_primitive_desc_create(&wpd, &bwd, attr, p->eng, fpd);
+        dnnl_primitive_attr_destroy(attr);
+    }
+    if (s != dnnl_success) {
+        rc = od_dnnl_fail(p, s, ni, "convolution backward");
+        goto fail;
+    }
+    dnnl_primitive_desc_destroy(fpd);
+    fpd = NULL;
+    if (dpd) {
+        int dym, wm, wv, dxm;
+        if ((rc = od_input_as(p, dy, ni, od_pd_md(dpd, dnnl_query_diff_dst_md, 0), &dym)) ||
+            (rc = od_value_mem(p, w, ni, &wm)))
+            goto fail;
+        if ((wv = od_mem_view(p, wm, &w_plain, NULL)) < 0) {
+            rc = HPK_ENOMEM;
+            goto fail;
+        }
+        const dnnl_memory_desc_t *wwant = od_pd_md(dpd, dnnl_query_weights_md, 0);
+        if (!od_md_eq(wwant, &w_plain) && (rc = od_reorder(p, ni, wv, wwant, od_value_const(p, w), &wv)))
+            goto fail;
+        if ((rc = od_output_new(p, dx, od_pd_md(dpd, dnnl_query_diff_src_md, 0), &dxm)))
+            goto fail;
+        od_arg args[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wv}, {DNNL_ARG_DIFF_SRC, dxm}};
+        rc = od_step_prim(p, ni, dpd, args, 3, false);
+        dpd = NULL;
+        if (rc)
+            goto fail;
+    }
+    if (wpd) {
+        int dym, xm, dwm = -1, dwv, dbm = -1;
+        if ((rc = od_input_as(p, dy, ni, od_pd_md(wpd, dnnl_query_diff_dst_md, 0), &dym)) ||
+            (rc = od_input_as(p, x, ni, od_pd_md(wpd, dnnl_query_src_md, 0), &xm)))
+            goto fail;
+        /* dW and dB in plain layouts (the optimizer reads them); a blocked dW goes through a scratch buffer */
+        const dnnl_memory_desc_t dwmd_v = *od_pd_md(wpd, dnnl_query_diff_weights_md, 0), *dwmd = &dwmd_v;
+        if (dw >= 0) {
+            if ((rc = od_output_new(p, dw, NULL, &dwm)))
+                goto fail;
+            if ((dwv = od_mem_view(p, dwm, &w_plain, NULL)) < 0) {
+                rc = HPK_ENOMEM;
+                goto fail;
+            }
+        }
+        int target = dw >= 0 ? dwv : -1, wout = target;
+        if (dw < 0 || !od_md_eq(dwmd, &w_plain)) {
+            int tst = od_storage_new(p, OD_ST_ARENA, od_md_size(dwmd), "conv weight gradient");
+            if (tst < 0 || (wout = od_mem_new(p, tst, 0, dwmd, IR_DT_F32, NULL)) < 0) {
+                rc = HPK_ENOMEM;
+                goto fail;
+            }
+            p->st[tst].last_node = ni;
+        }
+        if (db >= 0) {
+            if ((rc = od_output_new(p, db, NULL, &dbm)))
+                goto fail;
+        }
+        od_arg args[5];
+        int na = 0;
+        args[na++] = (od_arg){DNNL_ARG_SRC, xm};
+        args[na++] = (od_arg){DNNL_ARG_DIFF_DST, dym};
+        args[na++] = (od_arg){DNNL_ARG_DIFF_WEIGHTS, wout};
+        if (dbm >= 0)
+            args[na++] = (od_arg){DNNL_ARG_DIFF_BIAS, dbm};
+        rc = od_step_prim(p, ni, wpd, args, na, false);
+        wpd = NULL;
+        if (rc)
+            goto fail;
+        if (target >= 0 && wout != target) {
+            dnnl_primitive_desc_t rpd;
+            dnnl_primitive_attr_t attr;
+            if ((rc = od_attr_new(p, &attr, ni)))
+                goto fail;
+            s = dnnl_reorder_primitive_desc_create(&rpd, dwmd, p->eng, &w_plain, p->eng, attr);
+            dnnl_primitive_attr_destroy(attr);
+            if (s != dnnl_success) {
+                rc = od_dnnl_fail(p, s, ni, "reorder");
+                goto fail;
+            }
+            od_arg ra[2] = {{DNNL_ARG_FROM, wout}, {DNNL_ARG_TO, target}};
+            if ((rc = od_step_prim(p, ni, rpd, ra, 2, false)))
+                goto fail;
+        }
+    }
+    return HPK_OK;
+fail:
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (dpd)
+        dnnl_primitive_desc_destroy(dpd);
+    if (wpd)
+        dnnl_primitive_desc_destroy(wpd);
+    return rc;
+}
+
+/* ---- BatchNormalizationGrad: oneDNN batch normalization backward (batch statistics) ------------------------ */
+
+int od_op_BatchNormalizationGrad(be_plan *p, int ni)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int dy = n->in[0], x = n->in[1], rc;
+    float eps = ir_attr_float(n, "epsilon", 1e-5f);
+    int xm;
+    if ((rc = od_value_mem(p, x, ni, &xm)))
+        return rc;
+    const ir_shape *xs = &p->shapes[x];
+    dnnl_memory_desc_t md = p->mem[xm].md;
+    if (xs->rank > 5 || xs->rank < 2) {
+        /* fold trailing spatial dims of the plain tensors: [N, C, S] */
+        ir_shape s3 = {3, {xs->d[0], xs->rank > 1 ? xs->d[1] : 1, 1}};
+        for (int i = 2; i < xs->rank; i++)
+            s3.d[2] *= xs->d[i];
+        if ((rc = od_input_plain(p, x, ni, &xm)))
+            return rc;
+        od_md_plain(&md, &s3, IR_DT_F32);
+        if ((xm = od_mem_view(p, xm, &md, &s3)) < 0)
+            return HPK_ENOMEM;
+    }
+    unsigned flags = dnnl_use_scale | dnnl_use_shift;
+    dnnl_batch_normalization_desc_t fd, bd;
+    dnnl_primitive_desc_t fpd = NULL, pd = NULL;
+    dnnl_status_t s = dnnl_batch_normalization_forward_desc_init(&fd, dnnl_forward_training, &md, eps, flags);
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&fpd, &fd, NULL, p->eng, NULL);
+    if (s == dnnl_success)
+        s = dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &md, &md, eps, flags);
+    if (s == dnnl_success) {
+        dnnl_primitive_attr_t attr;
+        if ((rc = od_attr_new(p, &attr, ni))) {
+            dnnl_primitive_desc_destroy(fpd);
+            return rc;
+        }
+        s = dnnl_primitive_desc_create(&pd, &bd, attr, p->eng, fpd);
+        dnnl_primitive_attr_destroy(attr);
+    }
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (s != dnnl_success)
+        return od_dnnl_fail(p, s, ni, "batch normalization backward");
+    int dym, sm, mm, vm, outs[3];
+    bool folded = xs->rank > 5 || xs->rank < 2;
+    if (folded) {
+        int t;
+        if ((rc = od_input_plain(p, dy, ni, &t)) || (dym = od_mem_view(p, t, &md, NULL)) < 0) {
+            dnnl_primitive_desc_destroy(pd);
+            return rc ? rc : HPK_ENOMEM;
+        }
+    } else if ((rc = od_input_as(p, dy, ni, &md, &dym))) {
+        dnnl_primitive_desc_destroy(pd);
+        return rc;
+    }
+    if ((rc = od_input_plain(p, n->in[2], ni, &sm)) || (rc = od_input_plain(p, n->in[3], ni, &mm)) ||
+        (rc = od_input_plain(p, n->in[4], ni, &vm))) {
+        dnnl_primitive_desc_destroy(pd);
+        return rc;
+    }
+    for (int j = 0; j < 3; j++) {
+        int v = j < n->n_out ? n->out[j] : -1;
+        const dnnl_memory_desc_t *omd = j == 0 && !folded ? &md : NULL;
+        if (v >= 0) {
+            if ((rc = od_output_new(p, v, omd, &outs[j]))) {
+                dnnl_primitive_desc_destroy(pd);
+                return rc;
+            }
+            if (j == 0 && folded && (outs[0] = od_mem_view(p, outs[0], &md, NULL)) < 0) {
+                dnnl_primitive_desc_destroy(pd);
+                return HPK_ENOMEM;
+            }
+        } else { /* not requested: a scratch buffer all the same */
+            ir_shape cs = {1, {xs->d[1]}};
+            dnnl_memory_desc_t cmd;
+            od_md_plain(&cmd, &cs, IR_DT_F32);
+            const dnnl_memory_desc_t *use = j == 0 ? &md : &cmd;
+            int st = od_storage_new(p, OD_ST_ARENA, od_md_size(use), "unused gradient");
+            if (st < 0 || (outs[j] = od_mem_new(p, st, 0, use, IR_DT_F32, NULL)) < 0) {
+                dnnl_primitive_desc_destroy(pd);
+                return HPK_ENOMEM;
+            }
+            p->st[st].last_node = ni;
+        }
+    }
+    /* oneDNN 2.6 checks for a SHIFT argument in the backward pass too; it does not read it: the scale stands in */
+    od_arg args[9] = {{DNNL_ARG_SRC, xm},        {DNNL_ARG_DIFF_DST, dym},      {DNNL_ARG_SCALE, sm},
+                      {DNNL_ARG_SHIFT, sm},      {DNNL_ARG_MEAN, mm},           {DNNL_ARG_VARIANCE, vm},
+                      {DNNL_ARG_DIFF_SRC, outs[0]}, {DNNL_ARG_DIFF_SCALE, outs[1]}, {DNNL_ARG_DIFF_SHIFT, outs[2]}};
+    return od_step_prim(p, ni, pd, args, 9, false);
+}
+
+/* ---- pooling gradients (plain NCHW, the reference's tie-breaking and divisors) ------------------------------ */
+
+typedef struct poolg_data {
+    bool max, global;
+    ir_window w;
+    int64_t nc, h, wd, oh, ow; /* global: h = spatial size */
+} poolg_data;
+
+static int poolg_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const poolg_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem), *x = od_ptr(p, s->args[1].mem);
+    float *dx = od_ptr(p, s->args[2].mem);
+    if (d->global) {
+        int64_t S = d->h;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (int64_t c = 0; c < d->nc; c++) {
+            const float *xp = x + c * S;
+            float *dxp = dx + c * S;
+            if (!d->max) {
+                float share = dy[c] / (float)S;
+                for (int64_t i = 0; i < S; i++)
+                    dxp[i] = share;
+                continue;
+            }
+            int64_t best = 0;
+            for (int64_t i = 1; i < S; i++)
+                if (xp[i] > xp[best])
+                    best = i;
+            for (int64_t i = 0; i < S; i++)
+                dxp[i] = 0;
+            dxp[best] = dy[c];
+        }
+        return HPK_OK;
+    }
+    const ir_window *w = &d->w;
+    int64_t H = d->h, W = d->wd, OH = d->oh, OW = d->ow;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t c = 0; c < d->nc; c++) {
+        const float *xp = x + c * H * W;
+        float *dxp = dx + c * H * W;
+        memset(dxp, 0, sizeof(float) * (size_t)(H * W));
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                float g = dy[(c * OH + oh) * OW + ow];
+                int64_t h0 = oh * w->sh - w->pt, w0 = ow * w->sw - w->pl;
+                if (d->max) {
+                    int64_t best = -1;
+                    float bv = -INFINITY;
+                    for (int64_t kh = 0; kh < w->kh; kh++)
+                        for (int64_t kw = 0; kw < w->kw; kw++) {
+                            int64_t ih = h0 + kh * w->dh, iw = w0 + kw * w->dw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                continue;
+                            if (best < 0 || xp[ih * W + iw] > bv) {
+                                bv = xp[ih * W + iw];
+                                best = ih * W + iw;
+                            }
+                        }
+                    if (best >= 0)
+                        dxp[best] += g;
+                    continue;
+                }
+                int64_t he = h0 + w->kh, we = w0 + w->kw;
+                int64_t hpe = he < H + w->pb ? he : H + w->pb, wpe = we < W + w->pr ? we : W + w->pr;
+                int64_t hc0 = h0 < 0 ? 0 : h0, wc0 = w0 < 0 ? 0 : w0, hc1 = he > H ? H : he, wc1 = we > W ? W : we;
+                int64_t cnt = w->count_include_pad ? (hpe - h0) * (wpe - w0) : (hc1 - hc0) * (wc1 - wc0);
+                if (cnt <= 0)
+                    continue;
+                float share = g / (float)cnt;
+                for (int64_t ih = hc0; ih < hc1; ih++)
+                    for (int64_t iw = wc0; iw < wc1; iw++)
+                        dxp[ih * W + iw] += share;
+            }
+    }
+    return HPK_OK;
+}
+
+static int pool_grad(be_plan *p, int ni, bool max, bool global)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int dy = n->in[0], x = n->in[1], rc;
+    const ir_shape *xs = &p->shapes[x];
+    poolg_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->max = max;
+    d->global = global;
+    d->nc = xs->d[0] * xs->d[1];
+    if (global) {
+        d->h = 1;
+        for (int i = 2; i < xs->rank; i++)
+            d->h *= xs->d[i];
+    } else {
+        if ((rc = ir_pool_window(p->g, n, xs, &d->w, p->err))) {
+            free(d);
+            return rc;
+        }
+        d->h = xs->d[2], d->wd = xs->d[3], d->oh = p->shapes[dy].d[2], d->ow = p->shapes[dy].d[3];
+    }
+    int dym, xm, dxm;
+    if ((rc = od_input_plain(p, dy, ni, &dym)) || (rc = od_input_plain(p, x, ni, &xm)) ||
+        (rc = od_output_new(p, n->out[0], NULL, &dxm))) {
+        free(d);
+        return rc;
+    }
+    od_arg args[3] = {{0, dym}, {1, xm}, {2, dxm}};
+    return od_step_kernel(p, ni, poolg_kernel, d, args, 3, false, "hpk:pool_grad");
+}
+
+int od_op_MaxPoolGrad(be_plan *p, int ni) { return pool_grad(p, ni, true, false); }
+int od_op_AveragePoolGrad(be_plan *p, int ni) { return pool_grad(p, ni, false, false); }
+int od_op_GlobalAveragePoolGrad(be_plan *p, int ni) { return pool_grad(p, ni, false, true); }
+int od_op_GlobalMaxPoolGrad(be_plan *p, int ni) { return pool_grad(p, ni, true, true); }
+
+/* ---- activation gradients: dX = dY * f'(saved), on any layout shared by dY and saved ------------------------ */
+
+typedef struct eg_data {
+    int op;
+    float a, b; /* HardSigmoid alpha/beta; Clip min/max; Dropout scale */
+    size_t n;
+} eg_data;
+
+static int eltwise_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const eg_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem);
+    const void *sv = od_ptr(p, s->args[1].mem);
+    float *dx = od_ptr(p, s->args[2].mem);
+    const float *v = sv;
+    const unsigned char *mask = sv;
+    float a = d->a, b = d->b;
+    int64_t n = (int64_t)d->n;
+    switch (d->op) {
+#ifdef _OPENMP
+#define EG_LOOP(expr)                                                                                         \
+    {                                                                                                         \
+        _Pragma("omp parallel for simd schedule(static)") for (int64_t i = 0; i < n; i++) dx[i] = (expr);     \
+    }                                                                                                         \
+    break
+#else
+#define EG_LOOP(expr)                                                                                         \
+    for (int64_t i = 0; i < n; i++)                                                                           \
+        dx[i] = (expr);                                                                                       \
+    break
+#endif
+    case IR_OP_ReluGrad: EG_LOOP(v[i] > 0.0f ? dy[i] : 0.0f);
+    case IR_OP_SigmoidGrad: EG_LOOP(dy[i] * v[i] * (1.0f - v[i]));
+    case IR_OP_ClipGrad: EG_LOOP((v[i] > a && v[i] < b) ? dy[i] : 0.0f);
+    case IR_OP_HardSigmoidGrad: EG_LOOP((a * v[i] + b > 0.0f && a * v[i] + b < 1.0f) ? dy[i] * a : 0.0f);
+    case IR_OP_HardSwishGrad: EG_LOOP(v[i] < -3.0f ? 0.0f : (v[i] <= 3.0f ? dy[i] * (v[i] / 3.0f + 0.5f) : dy[i]));
+    case IR_OP_DropoutGrad: EG_LOOP(mask[i] ? dy[i] * a : 0.0f);
+    default: break;
+#undef EG_LOOP
+    }
+    return HPK_OK;
+}
+
+static int eltwise_grad(be_plan *p, int ni)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int dy = n->in[0], sv = n->in[1], rc;
+    eg_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->op = n->op;
+    switch (n->op) {
+    case IR_OP_ClipGrad: d->a = ir_attr_float(n, "min", 0.0f), d->b = ir_attr_float(n, "max", 0.0f); break;
+    case IR_OP_HardSigmoidGrad: d->a = ir_attr_float(n, "alpha", 0.2f), d->b = ir_attr_float(n, "beta", 0.5f); break;
+    case IR_OP_DropoutGrad: d->a = 1.0f / (1.0f - ir_attr_float(n, "ratio", 0.5f)); break;
+    default: break;
+    }
+    int dym, svm, dxm;
+    if (n->op == IR_OP_DropoutGrad) { /* the mask is bytes: plain both */
+        if ((rc = od_input_plain(p, dy, ni, &dym)) || (rc = od_input_plain(p, sv, ni, &svm)) ||
+            (rc = od_output_new(p, n->out[0], NULL, &dxm))) {
+            free(d);
+            return rc;
+        }
+        d->n = numel_of(&p->shapes[dy]);
+    } else {
+        /* the saved tensor's layout (often blocked, from the forward): dY joins it, dX takes it */
+        if ((rc = od_value_mem(p, sv, ni, &svm))) {
+            free(d);
+            return rc;
+        }
+        dnnl_memory_desc_t md = p->mem[svm].md;
+        if (!p->mem[svm].has_md) {
+            free(d);
+            return od_fail(p, HPK_EINTERNAL, ni, "the saved tensor has no layout");
+        }
+        if ((rc = od_input_as(p, dy, ni, &md, &dym)) || (rc = od_output_new(p, n->out[0], &md, &dxm))) {
+            free(d);
+            return rc;
+        }
+        d->n = od_md_size(&md) / sizeof(float); /* padding included: zeros stay zeros */
+    }
+    od_arg args[3] = {{0, dym}, {1, svm}, {2, dxm}};
+    return od_step_kernel(p, ni, eltwise_grad_kernel, d, args, 3, false, "hpk:eltwise_grad");
+}
+
+int od_op_ReluGrad(be_plan *p, int ni) { return eltwise_grad(p, ni); }
+int od_op_ClipGrad(be_plan *p, int ni) { return eltwise_grad(p, ni); }
+int od_op_HardSigmoidGrad(be_plan *p, int ni) { return eltwise_grad(p, ni); }
+int od_op_HardSwishGrad(be_plan *p, int ni) { return eltwise_grad(p, ni); }
+int od_op_SigmoidGrad(be_plan *p, int ni) { return eltwise_grad(p, ni); }
+int od_op_DropoutGrad(be_plan *p, int ni) { return eltwise_grad(p, ni); }
+
+/* ---- shape gradients ----------------------------------------------------------------------------------------- */
+
+typedef struct st_data {
+    int rank;
+    int64_t dims[IR_MAX_RANK]; /* dY */
+    int64_t st[IR_MAX_RANK];   /* the target's strides aligned to dY, 0 on summed dims */
+    size_t out_n;
+} st_data;
+
+/* SumToShape: dX (shaped like the target) = dY summed over its broadcast dims */
+static int sum_to_shape_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    const st_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem);
+    float *dx = od_ptr(p, s->args[1].mem);
+    double *acc = calloc(d->out_n ? d->out_n : 1, sizeof *acc);
+    if (!acc)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory in SumToShape");
+    int64_t idx[IR_MAX_RANK] = {0};
+    size_t total = 1, off = 0;
+    for (int i = 0; i < d->rank; i++)
+        total *= (size_t)d->dims[i];
+    for (size_t i = 0; i < total; i++) {
+        acc[off] += dy[i];
+        for (int k = d->rank - 1; k >= 0; k--) {
+            off += (size_t)d->st[k];
+            if (++idx[k] < d->dims[k])
+                break;
+            off -= (size_t)(d->st[k] * d->dims[k]);
+            idx[k] = 0;
+        }
+    }
+    for (size_t i = 0; i < d->out_n; i++)
+        dx[i] = (float)acc[i];
+    free(acc);
+    return HPK_OK;
+}
+
+int od_op_SumToShape(be_plan *p, int ni)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int dy = n->in[0], like = n->in[1], rc;
+    const ir_shape *ys = &p->shapes[dy], *ls = &p->shapes[like];
+    if (ir_shape_eq(ys, ls)) { /* nothing to sum: dY itself */
+        int m;
+        if ((rc = od_value_mem(p, dy, ni, &m)))
+            return rc;
+        return od_output_set(p, n->out[0], m);
+    }
+    st_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->rank = ys->rank;
+    int64_t acc = 1;
+    for (int i = ys->rank - 1; i >= 0; i--) {
+        int j = i - (ys->rank - ls->rank);
+        int64_t dl = j >= 0 ? ls->d[j] : 1;
+        d->dims[i] = ys->d[i];
+        d->st[i] = dl == 1 ? 0 : acc;
+        acc *= dl;
+    }
+    d->out_n = (size_t)acc;
+    int dym, dxm;
+    if ((rc = od_input_plain(p, dy, ni, &dym)) || (rc = od_output_new(p, n->out[0], NULL, &dxm))) {
+        free(d);
+        return rc;
+    }
+    od_arg args[2] = {{0, dym}, {1, dxm}};
+    return od_step_kernel(p, ni, sum_to_shape_kernel, d, args, 2, false, "hpk:sum_to_shape");
+}
+
+int od_op_ReshapeLike(be_plan *p, int ni)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    int xm, rc, y = n->out[0];
+    if ((rc = od_input_plain(p, n->in[0], ni, &xm)))
+        return rc;
+    dnnl_memory_desc_t md;
+    bool has = p->mem[xm].has_md && od_md_plain(&md, &p->shapes[y], p->dtypes[y]) == 0;
+    int ym = od_mem_view(p, xm, has ? &md : NULL, &p->shapes[y]);
+    return ym < 0 ? HPK_ENOMEM : od_output_set(p, y, ym);
+}
+
+typedef struct cg_data {
+    size_t outer, ylen, n;
+    size_t len[];  /* per output: elements per outer row (0: not requested) */
+} cg_data;
+
+static int concat_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const cg_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem);
+    size_t off = 0;
+    for (size_t j = 0; j < d->n; j++) {
+        int m = od_arg_mem(s, (int)j + 1);
+        if (m >= 0) {
+            float *o = od_ptr(p, m);
+            for (size_t r = 0; r < d->outer; r++)
+                memcpy(o + r * d->len[j], dy + r * d->ylen + off, d->len[j] * sizeof(float));
+        }
+        off += d->len[j];
+    }
+    return HPK_OK;
+}
+
+int od_op_ConcatGrad(be_plan *p, int ni)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    const ir_shape *ys = &p->shapes[n->in[0]];
+    int r = ys->rank, rc;
+    int64_t axis = ir_attr_int(n, "axis", 0);
+    if (axis < 0)
+        axis += r;
+    int nout = n->n_out;
+    cg_data *d = calloc(1, sizeof *d + sizeof(size_t) * (size_t)nout);
+    od_arg *args = calloc((size_t)nout + 2, sizeof *args);
+    if (!d || !args) {
+        free(d), free(args);
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    }
+    size_t inner = 1;
+    d->outer = 1;
+    for (int i = 0; i < axis; i++)
+        d->outer *= (size_t)ys->d[i];
+    for (int i = (int)axis + 1; i < r; i++)
+        inner *= (size_t)ys->d[i];
+    d->ylen = (size_t)ys->d[axis] * inner;
+    d->n = (size_t)nout;
+    int na = 0, m;
+    if ((rc = od_input_plain(p, n->in[0], ni, &m))) {
+        free(d), free(args);
+        return rc;
+    }
+    args[na++] = (od_arg){0, m};
+    for (int j = 0; j < nout; j++) {
+        d->len[j] = (size_t)p->shapes[n->in[j + 1]].d[axis] * inner;
+        if (n->out[j] < 0)
+            continue;
+        if ((rc = od_output_new(p, n->out[j], NULL, &m))) {
+            free(d), free(args);
+            return rc;
+        }
+        args[na++] = (od_arg){j + 1, m};
+    }
+    rc = od_step_kernel(p, ni, concat_grad_kernel, d, args, na, false, "hpk:concat_grad");
+    free(args);
+    return rc;
+}
+
+/* ---- reduction gradients ------------------------------------------------------------------------------------- */
+
+typedef struct rg_data {
+    bool sumsq;
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    int64_t st[IR_MAX_RANK]; /* dY's strides aligned to X, 0 on reduced dims */
+    float count;
+} rg_data;
+
+static int reduce_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const rg_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem), *x = od_ptr(p, s->args[1].mem);
+    float *dx = od_ptr(p, s->args[2].mem);
+    int64_t idx[IR_MAX_RANK] = {0};
+    size_t total = 1, off = 0;
+    for (int i = 0; i < d->rank; i++)
+        total *= (size_t)d->dims[i];
+    for (size_t i = 0; i < total; i++) {
+        dx[i] = d->sumsq ? 2.0f * x[i] * dy[off] : dy[off] / d->count;
+        for (int k = d->rank - 1; k >= 0; k--) {
+            off += (size_t)d->st[k];
+            if (++idx[k] < d->dims[k])
+                break;
+            off -= (size_t)(d->st[k] * d->dims[k]);
+            idx[k] = 0;
+        }
+    }
+    return HPK_OK;
+}
+
+static int reduce_grad(be_plan *p, int ni, bool sumsq)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    const ir_shape *xs = &p->shapes[n->in[1]];
+    int64_t axes[IR_MAX_RANK];
+    int na = ir_node_axes(p->g, n, axes, p->err), rc;
+    if (na < 0)
+        return p->err && p->err->code ? p->err->code : HPK_EINPUT;
+    bool red[IR_MAX_RANK] = {false};
+    for (int i = 0; i < na; i++)
+        red[axes[i] < 0 ? axes[i] + xs->rank : axes[i]] = true;
+    if (na == 0)
+        for (int i = 0; i < xs->rank; i++)
+            red[i] = true;
+    rg_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->sumsq = sumsq;
+    d->rank = xs->rank;
+    int64_t s = 1;
+    double count = 1;
+    for (int i = xs->rank - 1; i >= 0; i--) {
+        d->dims[i] = xs->d[i];
+        d->st[i] = red[i] ? 0 : s;
+        if (red[i])
+            count *= (double)xs->d[i];
+        else
+            s *= xs->d[i];
+    }
+    d->count = (float)count;
+    int dym, xm, dxm;
+    if ((rc = od_input_plain(p, n->in[0], ni, &dym)) || (rc = od_input_plain(p, n->in[1], ni, &xm)) ||
+        (rc = od_output_new(p, n->out[0], NULL, &dxm))) {
+        free(d);
+        return rc;
+    }
+    od_arg args[3] = {{0, dym}, {1, xm}, {2, dxm}};
+    return od_step_kernel(p, ni, reduce_grad_kernel, d, args, 3, false, "hpk:reduce_grad");
+}
+
+int od_op_ReduceMeanGrad(be_plan *p, int ni) { return reduce_grad(p, ni, false); }
+int od_op_ReduceSumSquareGrad(be_plan *p, int ni) { return reduce_grad(p, ni, true); }
+
+/* ---- softmax gradients ----------------------------------------------------------------------------------------- */
+
+typedef struct sg_data {
+    bool log;
+    size_t outer, len, inner;
+} sg_data;
+
+static int softmax_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const sg_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem), *y = od_ptr(p, s->args[1].mem);
+    float *dx = od_ptr(p, s->args[2].mem);
+    int64_t rows = (int64_t)(d->outer * d->inner);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        size_t o = (size_t)r / d->inner, i = (size_t)r % d->inner, base = o * d->len * d->inner + i;
+        double sum = 0;
+        for (size_t j = 0; j < d->len; j++) {
+            size_t at = base + j * d->inner;
+            sum += d->log ? dy[at] : (double)dy[at] * y[at];
+        }
+        for (size_t j = 0; j < d->len; j++) {
+            size_t at = base + j * d->inner;
+            dx[at] = d->log ? (float)(dy[at] - exp((double)y[at]) * sum) : (float)(y[at] * (dy[at] - sum));
+        }
+    }
+    return HPK_OK;
+}
+
+static int softmax_grad(be_plan *p, int ni, bool log)
+{
+    const ir_node *n = &p->g->nodes[ni];
+    const ir_shape *ys = &p->shapes[n->in[1]];
+    int rc;
+    sg_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->log = log;
+    ir_softmax_geometry(p->g, n, ys->rank, ys->d, &d->outer, &d->len, &d->inner);
+    int dym, ym, dxm;
+    if ((rc = od_input_plain(p, n->in[0], ni, &dym)) || (rc = od_input_plain(p, n->in[1], ni, &ym)) ||
+        (rc = od_output_new(p, n->out[0], NULL, &dxm))) {
+        free(d);
+        return rc;
+    }
+    od_arg args[3] = {{0, dym}, {1, ym}, {2, dxm}};
+    return od_step_kernel(p, ni, softmax_grad_kernel, d, args, 3, false, "hpk:softmax_grad");
+}
+
+int od_op_SoftmaxGrad(be_plan *p, int ni) { return softmax_grad(p, ni, false); }
+int od_op_LogSoftmaxGrad(be_plan *p, int ni) { return softmax_grad(p, ni, true); }
