@@ -10,7 +10,9 @@
  *  - loading it again with one allocation failing (which one is drawn from the input) fails with HPK_ENOMEM and
  *    frees everything, or succeeds.
  * Leaks are counted through the allocator hook (hpk_alloc_failing with no failure), so they are caught without
- * LeakSanitizer too. External data is refused (base_dir NULL): the file-system cases live in tests/hostile. */
+ * LeakSanitizer too. External data is refused (base_dir NULL): the file-system cases live in tests/hostile.
+ * An input that starts with "HPKG" is a recipe for the graph generator below (structure-aware fuzzing). */
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -216,7 +218,383 @@ static void check_accepted(ir_graph *g)
     free(buf3);
 }
 
+
+/* ---- the graph generator: an input starting with "HPKG" is a recipe, not a file --------------------------------
+ * Random bytes seldom survive protobuf decoding and the importer's checks as a graph, so most shape-rule code is
+ * reached only from the seeds' neighbourhood. A recipe builds a well-formed ModelProto with protobuf-c from the
+ * bytes that follow: an opset, graph inputs (ranks, dims that are small, symbolic, missing or extreme),
+ * initializers, nodes of any ONNX op hpk knows (inputs wired to earlier values, attributes relevant to the op with
+ * interesting values), declared outputs and value_info. The packed bytes then take the same path as a file. */
+#include "onnx.pb-c.h"
+
+typedef struct gen {
+    const uint8_t *p;
+    size_t n, i;
+    void **blocks;
+    size_t nblocks, cap;
+    char **names; /* values defined so far */
+    int nnames, capnames;
+} gen;
+
+static void *gnew(gen *g, size_t size)
+{
+    void *q = calloc(1, size ? size : 1);
+    FUZZ_CHECK(q != NULL, "out of memory");
+    if (g->nblocks == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 256;
+        g->blocks = realloc(g->blocks, g->cap * sizeof *g->blocks);
+        FUZZ_CHECK(g->blocks != NULL, "out of memory");
+    }
+    g->blocks[g->nblocks++] = q;
+    return q;
+}
+
+static char *gstr(gen *g, const char *s)
+{
+    char *q = gnew(g, strlen(s) + 1);
+    memcpy(q, s, strlen(s) + 1);
+    return q;
+}
+
+static unsigned gbyte(gen *g) { return g->i < g->n ? g->p[g->i++] : 0; }
+static unsigned gpick(gen *g, unsigned n) { return n ? gbyte(g) % n : 0; }
+
+static int64_t gint(gen *g)
+{
+    static const int64_t vals[] = {0, 1, 2, 3, -1, 4, 1, 2, 3, 0, -2, 5, 6, 7, 8, 16, 32, -3, 255, 1000,
+                                   INT32_MAX, INT32_MIN, (int64_t)1 << 32, (int64_t)1 << 62, INT64_MAX, INT64_MIN,
+                                   INT64_MAX - 1, INT64_MIN + 1, -((int64_t)1 << 40)};
+    unsigned b = gbyte(g);
+    if (b < 240)
+        return vals[b % (sizeof vals / sizeof vals[0])];
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v = v << 8 | gbyte(g);
+    return (int64_t)v;
+}
+
+static float gfloat(gen *g)
+{
+    static const float vals[] = {0.0f, 1.0f, -1.0f, 0.5f, 2.0f, 6.0f, 1e-5f, 0.2f, 1.0f / 6, -0.0f, 3.0f, 1e30f};
+    unsigned b = gbyte(g);
+    if (b < 200)
+        return vals[b % (sizeof vals / sizeof vals[0])];
+    if (b < 210)
+        return NAN;
+    if (b < 220)
+        return b & 1 ? INFINITY : -INFINITY;
+    uint32_t u = 0;
+    for (int k = 0; k < 4; k++)
+        u = u << 8 | gbyte(g);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void gname_add(gen *g, char *name)
+{
+    if (g->nnames == g->capnames) {
+        g->capnames = g->capnames ? 2 * g->capnames : 32;
+        g->names = realloc(g->names, (size_t)g->capnames * sizeof *g->names);
+        FUZZ_CHECK(g->names != NULL, "out of memory");
+    }
+    g->names[g->nnames++] = name;
+}
+
+static Onnx__TypeProto *gtype(gen *g, int with_shape)
+{
+    static const int others[] = {6, 9, 2, 11, 3, 10, 8, 0, 16, 99};
+    Onnx__TypeProto *t = gnew(g, sizeof *t);
+    Onnx__TypeProto__Tensor *tt = gnew(g, sizeof *tt);
+    *t = (Onnx__TypeProto)ONNX__TYPE_PROTO__INIT;
+    *tt = (Onnx__TypeProto__Tensor)ONNX__TYPE_PROTO__TENSOR__INIT;
+    t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    t->tensor_type = tt;
+    tt->has_elem_type = 1;
+    unsigned b = gbyte(g); /* mostly float32, some int64, rarely anything else */
+    tt->elem_type = b < 200 ? 1 : b < 236 ? 7 : others[b % (sizeof others / sizeof others[0])];
+    if (!with_shape || gpick(g, 8) == 0)
+        return t;
+    Onnx__TensorShapeProto *sp = gnew(g, sizeof *sp);
+    *sp = (Onnx__TensorShapeProto)ONNX__TENSOR_SHAPE_PROTO__INIT;
+    tt->shape = sp;
+    sp->n_dim = gpick(g, 6);
+    sp->dim = gnew(g, sp->n_dim * sizeof *sp->dim);
+    for (size_t k = 0; k < sp->n_dim; k++) {
+        Onnx__TensorShapeProto__Dimension *d = gnew(g, sizeof *d);
+        *d = (Onnx__TensorShapeProto__Dimension)ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT;
+        b = gbyte(g);
+        if (b < 120) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = 1 + b % 9;
+        } else if (b < 200) {
+            static const char *syms[] = {"N", "M", "batch", "N"};
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d->dim_param = gstr(g, syms[b % 4]);
+        } else if (b < 236) {
+            /* no value: an unknown dim */
+        } else {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = gint(g);
+        }
+        sp->dim[k] = d;
+    }
+    return t;
+}
+
+static Onnx__ValueInfoProto *gvi(gen *g, char *name, int with_type)
+{
+    Onnx__ValueInfoProto *v = gnew(g, sizeof *v);
+    *v = (Onnx__ValueInfoProto)ONNX__VALUE_INFO_PROTO__INIT;
+    v->name = name;
+    if (with_type)
+        v->type = gtype(g, 1);
+    return v;
+}
+
+/* A small tensor: float32 or int64 (sometimes another dtype), dims mostly 0..4, a payload that fits them. */
+static Onnx__TensorProto *gtensor(gen *g, char *name)
+{
+    Onnx__TensorProto *t = gnew(g, sizeof *t);
+    *t = (Onnx__TensorProto)ONNX__TENSOR_PROTO__INIT;
+    t->name = name;
+    static const int others[] = {6, 2, 9, 3, 11, 10};
+    unsigned b = gbyte(g);
+    int dt = b < 160 ? 1 : b < 240 ? 7 : others[b % (sizeof others / sizeof others[0])];
+    t->has_data_type = 1;
+    t->data_type = dt;
+    t->n_dims = gpick(g, 5);
+    t->dims = gnew(g, t->n_dims * sizeof *t->dims);
+    uint64_t numel = 1;
+    for (size_t k = 0; k < t->n_dims; k++) {
+        b = gbyte(g);
+        t->dims[k] = b < 250 ? (int64_t)(b % 5) : gint(g);
+        if (t->dims[k] < 0 || __builtin_mul_overflow(numel, (uint64_t)t->dims[k], &numel))
+            numel = UINT64_MAX;
+    }
+    size_t es = dt == 1 || dt == 6 ? 4 : dt == 7 || dt == 11 ? 8 : 1;
+    size_t n = numel > 512 ? 1 + gpick(g, 16) : (size_t)numel; /* a claim that cannot fit: a short payload */
+    uint8_t *raw = gnew(g, n * es);
+    for (size_t k = 0; k < n; k++) {
+        if (dt == 7) {
+            int64_t v = gint(g);
+            memcpy(raw + 8 * k, &v, 8);
+        } else if (dt == 1) {
+            float f = gfloat(g);
+            memcpy(raw + 4 * k, &f, 4);
+        } else {
+            for (size_t j = 0; j < es; j++)
+                raw[k * es + j] = (uint8_t)gbyte(g);
+        }
+    }
+    t->has_raw_data = 1;
+    t->raw_data.len = n * es;
+    t->raw_data.data = raw;
+    return t;
+}
+
+/* Attributes each op reads (name, type), then a few foreign ones. */
+typedef struct gattr {
+    const char *op, *name;
+    int type;
+} gattr;
+enum { A_F = 1, A_I = 2, A_S = 3, A_T = 4, A_FS = 6, A_IS = 7 };
+static const gattr k_attrs[] = {
+    {"Conv", "kernel_shape", A_IS}, {"Conv", "pads", A_IS}, {"Conv", "strides", A_IS}, {"Conv", "dilations", A_IS},
+    {"Conv", "group", A_I}, {"Conv", "auto_pad", A_S},
+    {"BatchNormalization", "epsilon", A_F}, {"BatchNormalization", "momentum", A_F},
+    {"BatchNormalization", "training_mode", A_I}, {"BatchNormalization", "spatial", A_I},
+    {"Clip", "min", A_F}, {"Clip", "max", A_F}, {"HardSigmoid", "alpha", A_F}, {"HardSigmoid", "beta", A_F},
+    {"AveragePool", "kernel_shape", A_IS}, {"AveragePool", "pads", A_IS}, {"AveragePool", "strides", A_IS},
+    {"AveragePool", "ceil_mode", A_I}, {"AveragePool", "count_include_pad", A_I}, {"AveragePool", "auto_pad", A_S},
+    {"AveragePool", "dilations", A_IS},
+    {"MaxPool", "kernel_shape", A_IS}, {"MaxPool", "pads", A_IS}, {"MaxPool", "strides", A_IS},
+    {"MaxPool", "ceil_mode", A_I}, {"MaxPool", "dilations", A_IS}, {"MaxPool", "auto_pad", A_S},
+    {"MaxPool", "storage_order", A_I},
+    {"Flatten", "axis", A_I}, {"Reshape", "allowzero", A_I}, {"Squeeze", "axes", A_IS}, {"Unsqueeze", "axes", A_IS},
+    {"Gemm", "transA", A_I}, {"Gemm", "transB", A_I}, {"Gemm", "alpha", A_F}, {"Gemm", "beta", A_F},
+    {"Dropout", "ratio", A_F}, {"Dropout", "seed", A_I},
+    {"Constant", "value", A_T}, {"Constant", "value_float", A_F}, {"Constant", "value_floats", A_FS},
+    {"Constant", "value_int", A_I}, {"Constant", "value_ints", A_IS},
+    {"Softmax", "axis", A_I}, {"LogSoftmax", "axis", A_I}, {"Concat", "axis", A_I},
+    {"ReduceMean", "axes", A_IS}, {"ReduceMean", "keepdims", A_I}, {"ReduceMean", "noop_with_empty_axes", A_I},
+    {"ReduceSumSquare", "axes", A_IS}, {"ReduceSumSquare", "keepdims", A_I},
+    {"LpNormalization", "axis", A_I}, {"LpNormalization", "p", A_I},
+    {"SoftmaxCrossEntropyLoss", "reduction", A_S}, {"SoftmaxCrossEntropyLoss", "ignore_index", A_I},
+};
+
+static Onnx__AttributeProto *gattribute(gen *g, const char *name, int type)
+{
+    Onnx__AttributeProto *a = gnew(g, sizeof *a);
+    *a = (Onnx__AttributeProto)ONNX__ATTRIBUTE_PROTO__INIT;
+    a->name = gstr(g, name);
+    if (gpick(g, 16) == 0) /* the wrong type now and then */
+        type = (int)(1 + gpick(g, 7));
+    a->has_type = 1;
+    a->type = (Onnx__AttributeProto__AttributeType)type;
+    switch (type) {
+    case A_F: a->has_f = 1; a->f = gfloat(g); break;
+    case A_I: a->has_i = 1; a->i = gint(g); break;
+    case A_S: {
+        static const char *strs[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "mean", "sum", "none", "", "x"};
+        const char *s = strs[gpick(g, sizeof strs / sizeof strs[0])];
+        a->has_s = 1;
+        a->s.len = strlen(s);
+        a->s.data = (uint8_t *)gstr(g, s);
+        break;
+    }
+    case A_T: a->t = gtensor(g, NULL); break;
+    case A_FS:
+        a->n_floats = gpick(g, 6);
+        a->floats = gnew(g, a->n_floats * sizeof(float));
+        for (size_t k = 0; k < a->n_floats; k++)
+            a->floats[k] = gfloat(g);
+        break;
+    case A_IS:
+        a->n_ints = gpick(g, 7);
+        a->ints = gnew(g, a->n_ints * sizeof(int64_t));
+        for (size_t k = 0; k < a->n_ints; k++)
+            a->ints[k] = gint(g);
+        break;
+    default: break; /* type 5 (graph) with nothing set */
+    }
+    return a;
+}
+
+static char *gfresh(gen *g, const char *prefix, int k)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%s%d", prefix, k);
+    return gstr(g, buf);
+}
+
+/* Builds the recipe's model and packs it; *out is malloc'd. */
+static void gen_model(const uint8_t *data, size_t size, uint8_t **out, size_t *n)
+{
+    gen G = {data, size, 0, NULL, 0, 0, NULL, 0, 0}, *g = &G;
+    Onnx__ModelProto *mp = gnew(g, sizeof *mp);
+    Onnx__GraphProto *gp = gnew(g, sizeof *gp);
+    Onnx__OperatorSetIdProto *os = gnew(g, sizeof *os);
+    *mp = (Onnx__ModelProto)ONNX__MODEL_PROTO__INIT;
+    *gp = (Onnx__GraphProto)ONNX__GRAPH_PROTO__INIT;
+    *os = (Onnx__OperatorSetIdProto)ONNX__OPERATOR_SET_ID_PROTO__INIT;
+    static const int64_t opsets[] = {13, 11, 12, 14, 17, 9, 10, 15, 16, 13, 14, 13};
+    os->domain = gstr(g, "");
+    os->has_version = 1;
+    unsigned ob = gbyte(g);
+    os->version = ob < 248 ? opsets[ob % (sizeof opsets / sizeof opsets[0])] : ob == 248 ? 8 : 18;
+    mp->has_ir_version = 1;
+    mp->ir_version = os->version >= 13 ? 8 : 6;
+    mp->n_opset_import = 1;
+    mp->opset_import = gnew(g, sizeof *mp->opset_import);
+    mp->opset_import[0] = os;
+    mp->graph = gp;
+    gp->name = gstr(g, "gen");
+
+    gp->n_input = 1 + gpick(g, 3);
+    gp->input = gnew(g, gp->n_input * sizeof *gp->input);
+    for (size_t k = 0; k < gp->n_input; k++) {
+        char *nm = gfresh(g, "in", (int)k);
+        gp->input[k] = gvi(g, nm, gpick(g, 64) != 0);
+        gname_add(g, nm);
+    }
+    gp->n_initializer = gpick(g, 5);
+    gp->initializer = gnew(g, gp->n_initializer * sizeof *gp->initializer);
+    for (size_t k = 0; k < gp->n_initializer; k++) {
+        char *nm = gfresh(g, "w", (int)k);
+        gp->initializer[k] = gtensor(g, nm);
+        gname_add(g, nm);
+    }
+
+    /* the ONNX ops of the op table */
+    int ops[IR_OP_COUNT], nops = 0;
+    for (int o = 0; o < IR_OP_COUNT; o++)
+        if (ir_op_table[o].flags & IR_OPF_ONNX)
+            ops[nops++] = o;
+    gp->n_node = 1 + gpick(g, 8);
+    gp->node = gnew(g, gp->n_node * sizeof *gp->node);
+    int nv = 0;
+    for (size_t k = 0; k < gp->n_node; k++) {
+        Onnx__NodeProto *np = gnew(g, sizeof *np);
+        *np = (Onnx__NodeProto)ONNX__NODE_PROTO__INIT;
+        const ir_op_info *op = &ir_op_table[ops[gpick(g, (unsigned)nops)]];
+        np->op_type = gstr(g, op->onnx_name);
+        np->name = gfresh(g, "n", (int)k);
+        int max_in = op->max_in > 5 ? 5 : op->max_in;
+        np->n_input = (size_t)(op->min_in + (int)gpick(g, (unsigned)(max_in - op->min_in + 1)));
+        if (gpick(g, 32) == 0)
+            np->n_input++; /* one too many */
+        np->input = gnew(g, np->n_input * sizeof *np->input);
+        for (size_t j = 0; j < np->n_input; j++) {
+            /* "" (omitted), mostly one of the three latest values (chains), else any earlier value */
+            unsigned b = gbyte(g), recent = (unsigned)(g->nnames < 3 ? g->nnames : 3);
+            if (b < 4)
+                np->input[j] = gstr(g, "");
+            else if (b < 160)
+                np->input[j] = g->names[g->nnames - 1 - (int)(b % recent)];
+            else
+                np->input[j] = g->names[b % (unsigned)g->nnames];
+        }
+        np->n_output = (size_t)(op->min_out + (int)gpick(g, (unsigned)(op->max_out - op->min_out + 1)));
+        np->output = gnew(g, np->n_output * sizeof *np->output);
+        for (size_t j = 0; j < np->n_output; j++)
+            np->output[j] = gfresh(g, "t", nv++);
+        for (size_t j = 0; j < np->n_output; j++)
+            gname_add(g, np->output[j]);
+        /* attributes: each relevant one with probability 1/2, sometimes a foreign one */
+        Onnx__AttributeProto *attrs[24];
+        size_t na = 0;
+        for (size_t a = 0; a < sizeof k_attrs / sizeof k_attrs[0] && na < 23; a++)
+            if (strcmp(k_attrs[a].op, op->onnx_name) == 0 && gpick(g, 2))
+                attrs[na++] = gattribute(g, k_attrs[a].name, k_attrs[a].type);
+        if (gpick(g, 16) == 0) {
+            const gattr *f = &k_attrs[gpick(g, sizeof k_attrs / sizeof k_attrs[0])];
+            attrs[na++] = gattribute(g, f->name, f->type);
+        }
+        np->n_attribute = na;
+        np->attribute = gnew(g, na * sizeof *np->attribute);
+        memcpy(np->attribute, attrs, na * sizeof *attrs);
+        gp->node[k] = np;
+    }
+    /* outputs: the last node's, and maybe another value; value_info for a few */
+    Onnx__NodeProto *last = gp->node[gp->n_node - 1];
+    size_t extra = gpick(g, 8) == 0;
+    gp->output = gnew(g, (last->n_output + extra) * sizeof *gp->output);
+    for (size_t j = 0; j < last->n_output; j++)
+        gp->output[gp->n_output++] = gvi(g, last->output[j], gpick(g, 8) != 0);
+    for (size_t j = 0; j < extra && nv > 0; j++)
+        gp->output[gp->n_output++] = gvi(g, gfresh(g, "t", (int)gpick(g, (unsigned)nv)), 1);
+    gp->n_value_info = gpick(g, 3);
+    gp->value_info = gnew(g, gp->n_value_info * sizeof *gp->value_info);
+    for (size_t j = 0; j < gp->n_value_info; j++)
+        gp->value_info[j] = gvi(g, nv ? gfresh(g, "t", (int)gpick(g, (unsigned)nv)) : gstr(g, "t0"), 1);
+
+    *n = onnx__model_proto__get_packed_size(mp);
+    *out = malloc(*n ? *n : 1);
+    FUZZ_CHECK(*out != NULL, "out of memory");
+    onnx__model_proto__pack(mp, *out);
+    for (size_t k = 0; k < G.nblocks; k++)
+        free(G.blocks[k]);
+    free(G.blocks);
+    free(G.names);
+}
+
+static int load_and_check(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size >= 4 && memcmp(data, "HPKG", 4) == 0) {
+        uint8_t *model = NULL;
+        size_t n = 0;
+        gen_model(data + 4, size - 4, &model, &n);
+        load_and_check(model, n);
+        free(model);
+        return 0;
+    }
+    return load_and_check(data, size);
+}
+
+static int load_and_check(const uint8_t *data, size_t size)
 {
     hpk_failing_alloc fa = {0};
     ir_graph *g = NULL;

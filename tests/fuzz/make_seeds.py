@@ -168,6 +168,11 @@ model("typed_fields", [
 ], [vi("x", [4])], [vi("z", [2, 2])],
     [t_fd, t_sh, helper.make_tensor("k", TensorProto.FLOAT, [], [0.5])], opset=13)
 
+# recipes for fuzz_onnx's graph generator ("HPKG" + bytes): random, the fuzzer evolves them
+grng = np.random.default_rng(11)
+for k in range(16):
+    put("onnx", "gen-%02d" % k, b"HPKG" + grng.integers(0, 256, 64 + 16 * k, dtype=np.uint8).tobytes())
+
 # the hostile corpus's small cases (valid and invalid: the fuzzer starts from interesting structure)
 for f in sorted(os.listdir(HOSTILE)):
     p = os.path.join(HOSTILE, f)

@@ -28,7 +28,7 @@ fi
 case $target in
     onnx) max_len=65536 ;;
     ckpt) max_len=16384 ;;
-    idx) max_len=16384 ;;
+    idx) max_len=8192 ;;
     cifar) max_len=32768 ;;
     npy) max_len=8192 ;;
     npy_tensor) max_len=4096 ;;
