@@ -6,6 +6,7 @@
 #include "ir_rules.h"
 
 #define MAX_WINDOW ((int64_t)1 << 20) /* kernel, stride, dilation, pad bound: far beyond any real model */
+#define MAX_SPATIAL (INT64_MAX / 4)   /* a declared spatial dim above this would overflow the window arithmetic */
 
 static int node_err(hpk_err *err, const ir_node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int node_err(hpk_err *err, const ir_node *n, const char *fmt, ...)
@@ -50,6 +51,8 @@ static int out_dim(const ir_node *n, int64_t in, int64_t k, int64_t s, int64_t d
         *out = -1;
         return HPK_OK;
     }
+    if (in > MAX_SPATIAL)
+        return node_err(err, n, "spatial size %lld is too large", (long long)in);
     if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
         int64_t o = (in + s - 1) / s;
         int64_t total = (o - 1) * s + ek - in;
@@ -131,7 +134,8 @@ int ir_conv_window(const ir_node *n, const ir_shape *x, const ir_shape *w, ir_wi
         return node_err(err, n, "the weight has an empty, negative or huge dim");
     if (w->d[0] % group)
         return node_err(err, n, "%lld output channels are not divisible by group %lld", (long long)w->d[0], (long long)group);
-    if (x->d[1] >= 0 && x->d[1] != w->d[1] * group)
+    int64_t wc;
+    if (x->d[1] >= 0 && (__builtin_mul_overflow(w->d[1], group, &wc) || x->d[1] != wc))
         return hpk_err_set(err, HPK_EINPUT, "node '%s' (Conv): input has %lld channels, weight expects %lld x group %lld",
                            n->name, (long long)x->d[1], (long long)w->d[1], (long long)group);
     const int64_t *ks;
