@@ -24,7 +24,7 @@ jobs = []
 for model in sorted(glob.glob(os.path.join(here, "*.onnx"))):
     tag = os.path.basename(model)[:-5]
     xin = os.path.join(here, tag.split("_op")[0] + ".input.npy")
-    for passes in ["", "identity-elim", "fold-bn", "dce", "const-fold", "remove-heads",
+    for passes in ["", "identity-elim", "fold-bn", "dce", "const-fold", "remove-heads", "find-stages",
                    "identity-elim,fold-bn,dce,const-fold"]:
         res = os.path.join(out, f"{tag}.{passes.replace(',', '+') or 'none'}.onnx")
         args = [hpk, "opt", model, "-o", res, "--check"] + (["--passes", passes] if passes else [])
