@@ -169,25 +169,16 @@ int ir_pool_window(const ir_graph *g, const ir_node *n, const ir_shape *x, ir_wi
     return window_common(n, x, ks[0], ks[1], n->op == IR_OP_MaxPool, out, err);
 }
 
-static int need_f32(ir_infer *c, int i)
-{
-    if (c->in_dt[i] != IR_DT_F32)
-        return ir_infer_fail(c, "input %d must be float32, got %s", i, ir_dtype_name(c->in_dt[i]));
-    if (c->in[i].rank < 0)
-        return ir_infer_fail(c, "input %d has an unknown shape", i);
-    return HPK_OK;
-}
-
 int ir_shape_conv(ir_infer *c)
 {
     ir_window w;
     int rc;
-    if ((rc = need_f32(c, 0)) || (rc = need_f32(c, 1)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)) || (rc = ir_infer_need(c, 1, IR_DT_F32)))
         return rc;
     if ((rc = ir_conv_window(c->n, &c->in[0], &c->in[1], &w, c->err)))
         return rc;
     if (c->n->n_in == 3 && c->n->in[2] >= 0) {
-        if ((rc = need_f32(c, 2)))
+        if ((rc = ir_infer_need(c, 2, IR_DT_F32)))
             return rc;
         if (c->in[2].rank != 1 || c->in[2].d[0] != c->in[1].d[0])
             return ir_infer_fail(c, "bias must be 1-D of size %lld", (long long)c->in[1].d[0]);
@@ -206,7 +197,7 @@ int ir_shape_pool(ir_infer *c)
 {
     ir_window w;
     int rc;
-    if ((rc = need_f32(c, 0)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)))
         return rc;
     if (c->n->n_out > 1 && c->n->out[1] >= 0)
         return hpk_err_set(c->err, HPK_EUNSUPPORTED, "node '%s' (MaxPool): the Indices output is not supported",
@@ -228,7 +219,7 @@ int ir_shape_pool(ir_infer *c)
 int ir_shape_global_pool(ir_infer *c)
 {
     int rc;
-    if ((rc = need_f32(c, 0)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)))
         return rc;
     if (c->in[0].rank < 3)
         return ir_infer_fail(c, "input must have rank >= 3, got %d", c->in[0].rank);
@@ -243,7 +234,7 @@ int ir_shape_batchnorm(ir_infer *c)
 {
     int rc;
     for (int i = 0; i < 5; i++)
-        if ((rc = need_f32(c, i)))
+        if ((rc = ir_infer_need(c, i, IR_DT_F32)))
             return rc;
     if (c->in[0].rank < 2)
         return ir_infer_fail(c, "input must have rank >= 2, got %d", c->in[0].rank);
