@@ -15,7 +15,8 @@ CASE:
                 files are skipped, counted and named
   budget        a model or dataset over --mem-budget is refused before allocating
   heads         heads by tensor name, every head kind and pooling train; an unknown head name is a usage error
-Runs use the reference backend unless HPK_TEST_BACKEND says otherwise (bit-exactness needs a deterministic one)."""
+Runs use the reference backend unless HPK_TEST_BACKEND says otherwise (bit-exactness needs a deterministic one);
+`learns` uses the default backend (oneDNN when built), the one users train with."""
 import os, random, shutil, signal, struct, subprocess, sys, time
 import numpy as np
 
@@ -69,7 +70,7 @@ def ckpt_bytes(rundir):
 if case == "learns":
     rd = fresh("learns")
     r = run(["train", "--model", "mobilenetv2", "--width", "0.5", "--data", "fashion-mnist", "--steps", "60",
-             "--batch", "32", "--lr", "0.05", "--backend", backend, "--out", rd, "--log-every", "10", "--heads", "fc,stage5,stage4",
+             "--batch", "32", "--lr", "0.05", "--out", rd, "--log-every", "10", "--heads", "fc,stage5,stage4",
              "--head-kind", "linear"])
     check(r.returncode == 0, f"train exits 0 ({r.stderr.strip()[-200:]})")
     rows = [l.split(",") for l in open(rd + "/metrics.csv").read().splitlines()]
@@ -82,8 +83,8 @@ if case == "learns":
     out = rd + "/model.onnx"
     r = run(["export", rd, "-o", out])
     check(r.returncode == 0, "export exits 0")
-    e1 = run(["eval", rd, "--data", "fashion-mnist:test", "--backend", backend]).stdout.splitlines()[-1]
-    e2 = run(["eval", out, "--data", "fashion-mnist:test", "--backend", backend]).stdout.splitlines()[-1]
+    e1 = run(["eval", rd, "--data", "fashion-mnist:test"]).stdout.splitlines()[-1]
+    e2 = run(["eval", out, "--data", "fashion-mnist:test"]).stdout.splitlines()[-1]
     check(e1 == e2 and e1.startswith("top-1 "), f"eval of the run equals eval of its export ({e1} / {e2})")
     import json
     st = json.loads(run(["inspect", out, "--json"]).stdout)
