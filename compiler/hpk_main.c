@@ -1,6 +1,7 @@
 /* hpk_main.c — the hpk command-line driver: dispatches to the commands of cli.h's table. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
@@ -22,8 +23,12 @@ int main(int argc, char **argv)
 {
     /* oneDNN runs on OpenMP, whose threads spin between parallel regions by default: on a shared or
      * oversubscribed machine (our own data-loader threads count) a descheduled spinner stalls every barrier and
-     * an evaluation measured 35x slower. Sleeping waits are the robust default; a user's setting wins. */
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+     * an evaluation measured 35x slower. Sleeping waits are the robust default; a user's setting wins. libgomp
+     * reads its environment before main runs, so the setting takes a re-exec of this same program. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv); /* returns only on failure: then carry on as we are */
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;
