@@ -43,9 +43,11 @@ int cli_load_model(const char *path, ir_graph **out, hpk_err *err);
     X(train, "(--model NAME | --onnx MODEL.onnx) --data SPEC --out RUNDIR [options]",                   \
       "train a model with hpk heads (SGD, cosine schedule, checkpoints)")                                 \
     X(eval, "(MODEL.onnx | RUNDIR) --data SPEC [--json]", "top-1/top-5 accuracy of a model or a run")     \
-    X(export, "RUNDIR -o OUT.onnx [--fold-bn]", "the trained model for inference, heads removed")      \
-    X(bench, "(MODEL.onnx | --model NAME [--width W]) [--batch B] [--input-size S] [--train] [--heads ...] "   \
-             "[--backend ...] [--threads N]",                                                                  \
+    X(export, "RUNDIR -o OUT.onnx [--fold-bn]", "the trained model for inference, heads removed")        \
+    X(model, "NAME [--width W] [--classes K] [--input-size S] [--in-channels C] [--seed N] -o OUT.onnx", \
+      "build MobileNetV2/V3-small/V3-large (torchvision's architecture) as ONNX")                        \
+    X(bench, "(MODEL.onnx | --model NAME [--width W]) [--batch B] [--input-size S] [--train] [--heads ...] " \
+             "[--backend ...] [--threads N]",                                                            \
       "time a model on a backend (last line: <number> img/s)")
 
 #define CLI_DECLARE(name, syn, sum) int cmd_##name(int argc, char **argv, const cli_cmd *self);

@@ -1,4 +1,4 @@
-/* cmd_bench.c — `hpk bench`: inference throughput of a model on a backend, with an optional per-op profile. */
+/* cmd_bench.c — `hpk bench`: inference or training-step throughput of a model on a backend, with a per-op profile. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,9 @@
 #include "be.h"
 #include "cli.h"
 #include "ir_rng.h"
+#include "models.h"
+#include "optim.h"
+#include "trainer.h"
 
 static double bench_now(void)
 {
@@ -106,16 +109,12 @@ int cmd_bench(int argc, char **argv, const cli_cmd *self)
     int npos, rc;
     if ((rc = cli_parse(argc, argv, self, flags, pos, 1, &npos)))
         return rc < 0 ? 0 : rc;
-    if (model_name || train || heads) {
-        fprintf(stderr, "hpk bench: %s is not available yet\n", model_name ? "--model" : train ? "--train" : "--heads");
-        return 2;
-    }
-    if (npos != 1) {
-        fprintf(stderr, "hpk bench: a model file is required (see hpk bench --help)\n");
+    if ((model_name != NULL) == (npos == 1) || (heads && !train)) {
+        fprintf(stderr, "hpk bench: give a model file or --model NAME; --heads needs --train (see hpk bench --help)\n");
         return 2;
     }
     if (batch < 1 || batch > 65536 || size < 0 || size > 65536 || threads < 0 || threads > 1024 || runs < 1 ||
-        runs > 100000 || warmup < 0 || warmup > 1000) {
+        runs > 100000 || warmup < 0 || warmup > 1000 || !(width > 0 && width <= 4)) {
         fprintf(stderr, "hpk bench: a flag value is out of range (see hpk bench --help)\n");
         return 2;
     }
@@ -126,8 +125,33 @@ int cmd_bench(int argc, char **argv, const cli_cmd *self)
     }
     hpk_err err = {0};
     ir_graph *g = NULL;
-    if ((rc = cli_load_model(pos[0], &g, &err)))
+    const char *what = model_name ? model_name : pos[0];
+    if (model_name) {
+        model_config mc;
+        model_config_init(&mc, model_name);
+        mc.width = width;
+        mc.input_size = size > 0 ? (int)size : 224;
+        rc = model_build(&mc, hpk_alloc_default(), &g, &err);
+    } else {
+        rc = cli_load_model(pos[0], &g, &err);
+    }
+    if (!rc && train) { /* the training step: heads, losses, training-mode BN/Dropout, backward */
+        train_config tc;
+        train_config_default(&tc);
+        snprintf(tc.heads, sizeof tc.heads, "%s", heads ? heads : "");
+        if (heads && strlen(heads) >= sizeof tc.heads)
+            rc = hpk_err_set(&err, HPK_EUSAGE, "--heads list is too long");
+        ir_graph *t = NULL;
+        if (!rc)
+            rc = train_build_training_graph(&tc, g, &t, &err);
+        else
+            ir_graph_free(g);
+        g = t;
+    }
+    if (rc) {
+        ir_graph_free(g);
         return cli_fail(self, &err);
+    }
     ir_shape *shapes = calloc((size_t)g->n_inputs + 1, sizeof *shapes);
     if (!shapes) {
         ir_graph_free(g);
@@ -139,7 +163,7 @@ int cmd_bench(int argc, char **argv, const cli_cmd *self)
         const ir_value *v = &g->values[g->inputs[i]];
         ir_shape s = v->shape;
         if (s.rank < 1) {
-            fprintf(stderr, "hpk bench: %s: input '%s' has no known rank\n", pos[0], v->name);
+            fprintf(stderr, "hpk bench: %s: input '%s' has no known rank\n", what, v->name);
             free(shapes);
             ir_graph_free(g);
             return 1;
@@ -152,7 +176,7 @@ int cmd_bench(int argc, char **argv, const cli_cmd *self)
                 s.d[d] = 1;
         shapes[i] = s;
     }
-    be_options opt = {.threads = (int)threads, .profile = profile};
+    be_options opt = {.threads = (int)threads, .profile = profile, .params_mutable = train};
     be_plan *p = NULL;
     double t0 = bench_now();
     if ((rc = be->prepare(g, &opt, shapes, &p, &err))) {
@@ -163,22 +187,52 @@ int cmd_bench(int argc, char **argv, const cli_cmd *self)
     double t_prep = bench_now() - t0;
     ir_rng rng;
     ir_rng_seed(&rng, 42, 1);
+    int64_t classes = g->n_outputs ? g->values[g->outputs[0]].shape.d[1] : 1;
     for (int i = 0; i < g->n_inputs; i++) {
         hpk_tensor *x = be->io(p, g->inputs[i]);
         if (x && x->dtype == HPK_DT_F32)
             for (size_t k = 0; k < x->nbytes / sizeof(float); k++)
                 ((float *)x->data)[k] = (float)(2.0 * ir_rng_uniform(&rng) - 1.0);
+        if (x && x->dtype == HPK_DT_I64) /* labels */
+            for (size_t k = 0; k < x->nbytes / sizeof(int64_t); k++)
+                ((int64_t *)x->data)[k] = (int64_t)ir_rng_below(&rng, (uint32_t)(classes > 0 ? classes : 1));
+    }
+    /* training: the SGD update over every parameter is part of the timed step */
+    train_sgd *sgd = NULL;
+    train_param *params = NULL;
+    int n_params = 0;
+    if (train) {
+        train_sgd_config sc = train_sgd_config_default();
+        rc = train_params_from_graph(g, &params, &n_params, &err);
+        int k = 0;
+        for (int i = 0; !rc && i < n_params; i++) {
+            char nm[512];
+            snprintf(nm, sizeof nm, "grad/%s", params[i].name);
+            int gv = ir_graph_find(g, nm);
+            if (gv < 0)
+                continue;
+            params[k] = params[i];
+            params[k++].grad = be->io(p, gv)->data;
+        }
+        n_params = k;
+        if (!rc)
+            rc = train_sgd_init(&sgd, &sc, params, n_params, hpk_alloc_default(), &err);
     }
     double *times = calloc((size_t)runs, sizeof *times);
     for (long r = 0; times && r < warmup + runs && !rc; r++) {
         double s = bench_now();
         rc = be->run(p, &err);
+        if (!rc && sgd)
+            rc = train_sgd_step(sgd, params, n_params, 0.01f, &err);
         double e = bench_now() - s;
         if (r >= warmup) {
             times[r - warmup] = e;
             fprintf(stderr, "run %ld: %.3f s\n", r - warmup + 1, e);
         }
     }
+    train_sgd_free(sgd);
+    if (params)
+        train_params_free(g, params, n_params);
     if (!times || rc) {
         if (!times)
             hpk_err_set(&err, HPK_ENOMEM, "out of memory");
@@ -196,7 +250,8 @@ int cmd_bench(int argc, char **argv, const cli_cmd *self)
         if (pe)
             print_profile(g, pe, n, warmup + runs, 40);
     }
-    printf("model %s, backend %s, batch %ld, input %s, prepare %.3f s\n", pos[0], be->name, batch,
+    printf("model %s%s, backend %s, batch %ld, input %s, prepare %.3f s\n", what, train ? " (training step)" : "",
+           be->name, batch,
            ir_shape_str(g, &shapes[0], (char[128]){0}, 128), t_prep);
     printf("median %.4f s per batch (min %.4f, max %.4f over %ld runs)\n", med, times[0], times[runs - 1], runs);
     printf("plan memory %.1f MiB, peak RSS %.1f MiB\n", (double)be->memory(p) / 1048576.0, (double)peak_rss_kb() / 1024.0);

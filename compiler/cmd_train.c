@@ -11,7 +11,7 @@ int cmd_train(int argc, char **argv, const cli_cmd *self)
     train_config_default(&c);
     const char *heads = NULL, *kind = NULL, *pool = NULL, *weights = NULL, *schedule = NULL, *backend = NULL;
     long classes = 0, size = 0, chans = 0, degree = c.hp.degree, batch = c.batch, seed = (long)c.seed, threads = 0,
-         warmup = 0, epochs = -1, steps = 0, ckpt_every = 0, log_every = c.log_every, budget_mb = 0;
+         warmup = 0, epochs = -1, steps = 0, ckpt_every = -1, log_every = -1, budget_mb = 0;
     double coef = c.hp.coef, scale = c.hp.scale, gamma = c.hp.gamma, lr = c.lr, momentum = c.momentum, wd = c.wd,
            width = c.width;
     bool no_augment = false, no_shuffle = false, resume = false, nesterov = false, no_normalize = false,
@@ -76,7 +76,7 @@ int cmd_train(int argc, char **argv, const cli_cmd *self)
     BAD(!(scale > 0 && scale < 1e4) || !(gamma > 0 && gamma < 1e4) || !(coef > -1e4 && coef < 1e4),
         "--scale, --gamma and --coef must be finite (scale, gamma > 0)");
     BAD(batch < 1 || batch > 65536, "--batch must be 1..65536");
-    BAD(epochs == 0 || epochs < -1 || steps < 0 || warmup < 0 || ckpt_every < 0 || log_every < 0 || budget_mb < 0,
+    BAD(epochs == 0 || epochs < -1 || steps < 0 || warmup < 0 || ckpt_every < -1 || log_every < -1 || budget_mb < 0,
         "--epochs, --steps, --warmup, --checkpoint-every, --log-every and --mem-budget must be positive");
     BAD(threads < 0 || threads > 1024 || seed < 0, "--threads/--seed out of range");
     if (heads) {

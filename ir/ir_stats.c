@@ -1,6 +1,7 @@
 /* ir_stats.c — parameter and multiply-accumulate counts, and op histograms, for hpk inspect and the tests.
  * Parameters: float initializers of more than one element, minus BN running statistics (state). A scalar
- * float initializer is a constant (a Clip bound, a Pow exponent), not a parameter. MACs: Conv, Gemm and
+ * float initializer is a constant (a Clip bound, a Pow exponent), not a parameter, unless it is flagged
+ * IR_VAL_PARAM (a built model's 1-class classifier bias). MACs: Conv, Gemm and
  * MatMul at batch 1 with every symbolic input dim taken as 1 (the usual convention of thop/ptflops). */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ int ir_graph_stats(ir_graph *g, ir_stats *st, hpk_err *err)
         size_t cnt;
         if (!val->init || val->init->dtype != IR_DT_F32 || state[v] || (val->flags & IR_VAL_STATE))
             continue;
-        if (ir_shape_numel(&val->init->shape, &cnt) == HPK_OK && cnt > 1)
+        if (ir_shape_numel(&val->init->shape, &cnt) == HPK_OK && (cnt > 1 || (val->flags & IR_VAL_PARAM)))
             st->params += cnt;
     }
     for (int i = 0; i < g->n_inputs; i++) {

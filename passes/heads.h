@@ -7,7 +7,7 @@
  *   rbf     z = s·exp(−‖f − wₖ‖²/γ)   (RBF-Softmax)
  * and adds the loss λ·CE(softmax(z), y). "fc" names the network's own classifier: with kind poly or rbf the
  * final Gemm becomes that kernel over its input (its weight becomes the prototypes, its bias is dropped); with
- * linear it stays the plain classifier. The main loss CE(logits, y) is always present ("loss/fc").
+ * linear it stays the plain classifier (with its bias): the paper's cross-entropy baseline. The main loss CE(logits, y) is always present ("loss/fc").
  * Everything a head adds is flagged IR_VAL_HEAD, so pass_remove_heads can strip it and the export keeps only
  * the backbone (plus the classifier kernel when fc is poly/rbf).
  */

@@ -205,8 +205,8 @@ static int head_logits(hb *b, int f, int w, const head_params *p)
 
 int pass_classifier_kind(ir_graph *g, const head_params *p, hpk_err *err)
 {
-    if (p->kind == HEAD_LINEAR && p->scale == 1.0f && !p->normalize)
-        return HPK_OK; /* the plain classifier */
+    if (p->kind == HEAD_LINEAR)
+        return HPK_OK; /* fc with linear logits is the network's own classifier: the paper's CE baseline */
     if (g->n_outputs < 1)
         return hpk_err_set(err, HPK_EINPUT, "the model has no output");
     int logits = g->outputs[0], pi = g->values[logits].producer;
@@ -230,9 +230,9 @@ int pass_classifier_kind(ir_graph *g, const head_params *p, hpk_err *err)
             g->nodes[zi].out[o] = logits;
     g->nodes[pi].dead = true;
     g->values[z].producer = -1;
-    int rc = ir_graph_toposort(g, err);
+    int rc = ir_graph_compact(g, err); /* drops the dead Gemm first: the logits then have one producer */
     if (!rc)
-        rc = ir_graph_compact(g, err);
+        rc = ir_graph_toposort(g, err);
     return rc ? rc : ir_infer_graph(g, err);
 }
 

@@ -27,7 +27,8 @@ void train_config_default(train_config *c)
     c->wd = 1e-4;
     snprintf(c->schedule, sizeof c->schedule, "cosine");
     c->seed = 1;
-    c->log_every = 50;
+    c->ckpt_every = -1;
+    c->log_every = -1;
 }
 
 #define SAVE_STR(key, v) (rc = train_ckpt_add_str(w, "cfg." key, (v) ? (v) : "", err))
@@ -47,7 +48,8 @@ int train_config_save(const train_config *c, train_ckpt_writer *w, hpk_err *err)
         SAVE_I64("batch", c->batch) || SAVE_F64("lr", c->lr) || SAVE_F64("momentum", c->momentum) ||
         SAVE_F64("wd", c->wd) || SAVE_I64("nesterov", c->nesterov) || SAVE_STR("schedule", c->schedule) ||
         SAVE_I64("warmup", c->warmup) || SAVE_I64("seed", (int64_t)c->seed) || SAVE_I64("augment", c->augment) ||
-        SAVE_I64("shuffle", c->shuffle))
+        SAVE_I64("shuffle", c->shuffle) || SAVE_I64("ckpt_every", c->ckpt_every) ||
+        SAVE_I64("log_every", c->log_every))
         return rc;
     return HPK_OK;
 }
@@ -77,7 +79,7 @@ static int copy_str(const train_ckpt *ck, const char *key, char *dst, size_t cap
 
 int train_config_load(train_config *c, const train_ckpt *ck, hpk_err *err)
 {
-    int64_t i[16];
+    int64_t i[17];
     double f[8];
     int rc;
     train_config_default(c);
@@ -107,7 +109,9 @@ int train_config_load(train_config *c, const train_ckpt *ck, hpk_err *err)
         (rc = train_ckpt_get_i64(ck, "cfg.warmup", &i[11], err)) ||
         (rc = train_ckpt_get_i64(ck, "cfg.seed", &i[12], err)) ||
         (rc = train_ckpt_get_i64(ck, "cfg.augment", &i[13], err)) ||
-        (rc = train_ckpt_get_i64(ck, "cfg.shuffle", &i[14], err)))
+        (rc = train_ckpt_get_i64(ck, "cfg.shuffle", &i[14], err)) ||
+        (rc = train_ckpt_get_i64(ck, "cfg.ckpt_every", &i[15], err)) ||
+        (rc = train_ckpt_get_i64(ck, "cfg.log_every", &i[16], err)))
         return rc;
     const char *label = train_ckpt_label(ck);
     if (!c->model == !c->onnx)
@@ -138,6 +142,8 @@ int train_config_load(train_config *c, const train_ckpt *ck, hpk_err *err)
     c->seed = (uint64_t)i[12];
     c->augment = i[13] != 0;
     c->shuffle = i[14] != 0;
+    c->ckpt_every = i[15] < 0 ? 0 : i[15];
+    c->log_every = i[16] < 0 ? 50 : i[16];
     return HPK_OK;
 }
 

@@ -125,3 +125,16 @@ int train_copy_params(const ir_graph *src, ir_graph *dst, hpk_err *err)
     }
     return HPK_OK;
 }
+
+int train_build_training_graph(const train_config *c, ir_graph *base, ir_graph **out, hpk_err *err)
+{
+    train_graphs rg;
+    *out = NULL;
+    int rc = train_graphs_build(c, base, &rg, true, err);
+    if (!rc) {
+        *out = rg.train;
+        rg.train = NULL;
+    }
+    train_graphs_free(&rg);
+    return rc;
+}

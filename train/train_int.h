@@ -12,9 +12,6 @@ typedef struct train_graphs {
     char head_names[256];               /* storage for the parsed head list */
 } train_graphs;
 
-/* The base model per c (built: the dataset supplies default classes/size/channels; imported: as it is). */
-int train_base_model(const train_config *c, int data_classes, int data_size, int data_channels, ir_graph **out,
-                     hpk_err *err);
 /* heads, eval and (with_train) train graphs from base (base is owned by rg afterwards). */
 int train_graphs_build(const train_config *c, ir_graph *base, train_graphs *rg, bool with_train, hpk_err *err);
 void train_graphs_free(train_graphs *rg);

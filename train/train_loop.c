@@ -399,8 +399,10 @@ int train_run(train_config *c, hpk_err *err)
             stored.threads = c->threads;
             memcpy(stored.backend, c->backend, sizeof stored.backend);
             stored.mem_budget = c->mem_budget;
-            stored.ckpt_every = c->ckpt_every;
-            stored.log_every = c->log_every;
+            if (c->ckpt_every >= 0)
+                stored.ckpt_every = c->ckpt_every;
+            if (c->log_every >= 0)
+                stored.log_every = c->log_every;
             stored.out = c->out;
             stored.quiet = c->quiet;
             stored.resume = true;
@@ -413,6 +415,10 @@ int train_run(train_config *c, hpk_err *err)
                          c->out, r.ckpt_path);
         goto done;
     }
+    if (c->ckpt_every < 0)
+        c->ckpt_every = 0;
+    if (c->log_every < 0)
+        c->log_every = 50;
     if (!c->model == !c->onnx) {
         rc = hpk_err_set(err, HPK_EUSAGE, "give exactly one of --model NAME and --onnx MODEL.onnx");
         goto done;

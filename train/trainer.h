@@ -43,8 +43,8 @@ typedef struct train_config {
     int threads;
     char backend[16];
     size_t mem_budget;
-    long ckpt_every; /* steps between checkpoints (0: at epoch ends only) */
-    long log_every;  /* steps between metric rows/log lines */
+    long ckpt_every; /* steps between checkpoints (0: at epoch ends only; -1: the stored run's, else 0) */
+    long log_every;  /* steps between metric rows/log lines (-1: the stored run's, else 50) */
     const char *out; /* RUNDIR */
     bool resume;
     bool quiet;
@@ -67,6 +67,13 @@ typedef struct eval_result {
  * preprocessing matching the graph's input geometry. */
 int train_evaluate(ir_graph *g, const char *spec, const be_vtable *be, int threads, int batch, size_t mem_budget,
                    eval_result *r, hpk_err *err);
+
+/* The training graph of c over base (base is consumed, also on failure): heads and losses, training-mode BN and
+ * Dropout, the backward graph ("grad/<param>" outputs). For benchmarks and tools. */
+int train_build_training_graph(const train_config *c, ir_graph *base, ir_graph **out, hpk_err *err);
+/* The base model of c: built (with the given dataset-derived defaults for unset classes/size/channels) or loaded. */
+int train_base_model(const train_config *c, int data_classes, int data_size, int data_channels, ir_graph **out,
+                     hpk_err *err);
 
 /* Rebuilds a run's inference graph (heads removed) with the trained parameters from RUNDIR's checkpoint. */
 int train_load_run(const char *rundir, ir_graph **out, hpk_err *err);

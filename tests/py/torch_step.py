@@ -5,8 +5,12 @@ usage: torch_step.py HPK WORKDIR FAMILY BACKEND
 The model (dropout 0, randomized BN statistics and affine parameters so nothing is trivially equal) is exported
 to ONNX with its BatchNormalization nodes, trained one step by `hpk train --onnx` (plain cross-entropy, constant
 lr, momentum, weight decay) and by torch.optim.SGD; every updated parameter and BN running statistic of hpk's
-export must agree with PyTorch's: |Δhpk − Δtorch|∞ ≤ 1e-4·|Δtorch|∞ per tensor for the updates, 1e-4 relative
-for the running statistics."""
+export must agree with PyTorch's, per tensor: ‖Δhpk − Δtorch‖₂ ≤ 1e-4·(‖Δtorch‖₂ + 4ε‖p‖₂) for the updates (the
+second term is float32's own rounding of the stored parameter: some BN biases move by 1e-6 from weight decay
+alone) and the same bound elementwise at 1e-3 (a ReLU6 input that lands within float32 noise of 0 or 6 flips its
+derivative: float32 and float64 disagree on such single elements), 1e-4 relative for the running statistics. PyTorch runs the step in float64 as the reference (its float32
+step is reported beside it: float32 accumulation order alone differs by ~1e-4 between libraries)."""
+import copy
 import os, subprocess, sys, warnings
 import numpy as np, onnx, onnx.numpy_helper, torch, torchvision
 
@@ -52,32 +56,47 @@ if r.returncode:
     sys.exit(f"hpk export failed ({r.returncode}): {r.stderr}")
 got = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
 
-m.train()
-opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=mom, weight_decay=wd)
-loss = torch.nn.functional.cross_entropy(m(x), y)
-opt.zero_grad()
-loss.backward()
-opt.step()
-after = m.state_dict()
 
-worst, bad, n = 0.0, 0, 0
+def torch_step(model, xb):
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=mom, weight_decay=wd)
+    loss = torch.nn.functional.cross_entropy(model(xb), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item(), model.state_dict()
+
+
+m64 = copy.deepcopy(m).double()
+loss, after = torch_step(m64, x.double())
+_, after32 = torch_step(m, x)
+eps = float(np.finfo(np.float32).eps)
+
+worst, worst32, bad, n = 0.0, 0.0, 0, 0
 for k, v in after.items():
     if k.endswith("num_batches_tracked"):
         continue
     if k not in got:
         print(f"FAIL {k}: missing from hpk's export"); bad += 1; continue
     h, t, b = got[k].astype(np.float64), v.numpy().astype(np.float64), before[k].numpy().astype(np.float64)
+    t32 = after32[k].numpy().astype(np.float64)
     if h.shape != t.shape:
         print(f"FAIL {k}: shape {h.shape} vs {t.shape}"); bad += 1; continue
     if "running" in k:
-        e = np.abs(h - t).max() / max(np.abs(t).max(), 1e-12)
+        scale = max(np.abs(t).max(), 1e-12)
+        e, e32 = np.abs(h - t).max() / scale, np.abs(t32 - t).max() / scale
+        emax = e
     else:
-        dt, dh = t - b, h - b
-        e = np.abs(dh - dt).max() / max(np.abs(dt).max(), 1e-12)
+        dt = t - b
+        nrm = lambda a: float(np.sqrt((a * a).sum()))
+        scale = max(nrm(dt) + 4e4 * eps * nrm(t), 1e-30)  # 1e-4 of that = 1e-4‖Δ‖ + 4ε‖p‖
+        e, e32 = nrm((h - b) - dt) / scale, nrm((t32 - b) - dt) / scale
+        smax = max(np.abs(dt).max() + 4e4 * eps * np.abs(t).max(), 1e-30)
+        emax = np.abs((h - b) - dt).max() / smax
     n += 1
-    worst = max(worst, e)
-    if e > 1e-4:
-        print(f"FAIL {k}: relative difference {e:.2e}"); bad += 1
-print(f"{family} [{backend}]: {n} tensors compared after one SGD step (loss {loss.item():.4f}); worst relative "
-      f"difference {worst:.2e}; {bad} over 1e-4")
+    worst, worst32 = max(worst, e), max(worst32, e32)
+    if e > 1e-4 or emax > 1e-3:
+        print(f"FAIL {k}: relative difference {e:.2e} (elementwise {emax:.2e})"); bad += 1
+print(f"{family} [{backend}]: {n} tensors compared after one SGD step (loss {loss:.4f}); worst relative "
+      f"difference to PyTorch (float64) {worst:.2e}, {bad} over 1e-4; PyTorch's own float32 step: {worst32:.2e}")
 sys.exit(1 if bad else 0)
