@@ -139,6 +139,17 @@ int od_mem_view(be_plan *p, int mem, const dnnl_memory_desc_t *md, const ir_shap
 int od_md_plain(dnnl_memory_desc_t *md, const ir_shape *s, ir_dtype dt);
 bool od_md_is_plain(const dnnl_memory_desc_t *md);
 int od_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
+/* 0 for the plain layout; B for a dense layout that blocks only the channels (dim 1) by B, as oneDNN's
+ * convolutions produce (nChw8c...); -1 for anything else. */
+int64_t od_md_channel_block(const dnnl_memory_desc_t *md);
+/* Element offset of (n, c, i) in a [N, C, S] tensor, plain (blk 0) or channel-blocked by blk. */
+static inline size_t od_nc_at(int64_t C, int64_t S, int64_t blk, int64_t n, int64_t c, int64_t i)
+{
+    if (!blk)
+        return (size_t)((n * C + c) * S + i);
+    int64_t cb = (C + blk - 1) / blk;
+    return (size_t)(((n * cb + c / blk) * S + i) * blk + c % blk);
+}
 size_t od_md_size(const dnnl_memory_desc_t *md);
 bool od_md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 

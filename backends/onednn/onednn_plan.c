@@ -185,6 +185,25 @@ size_t od_md_size(const dnnl_memory_desc_t *md) { return dnnl_memory_desc_get_si
 
 bool od_md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) { return dnnl_memory_desc_equal(a, b) != 0; }
 
+/* 0: the plain layout; B: a dense layout blocking only the channels by B (aBcd8b, aBc16b...); -1: neither */
+int64_t od_md_channel_block(const dnnl_memory_desc_t *md)
+{
+    if (od_md_is_plain(md))
+        return 0;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (md->format_kind != dnnl_blocked || b->inner_nblks != 1 || b->inner_idxs[0] != 1 || md->offset0 != 0)
+        return -1;
+    int64_t B = b->inner_blks[0], st = B;
+    for (int i = md->ndims - 1; i >= 2; i--) { /* spatial dims dense inside, then the channel blocks, then N */
+        if (b->strides[i] != st)
+            return -1;
+        st *= md->padded_dims[i];
+    }
+    if (b->strides[1] != st || b->strides[0] != st * (md->padded_dims[1] / B))
+        return -1;
+    return B;
+}
+
 static size_t mem_bytes(const be_plan *p, int mem)
 {
     const od_mem *m = &p->mem[mem];
