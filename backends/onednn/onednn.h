@@ -13,6 +13,16 @@
  *  - an output may overwrite an input's storage in place only if od_can_overwrite says no later node reads it;
  *  - a node folded into another node's step is marked absorbed; its intermediate values are never materialized
  *    (fusions are only made when those values have one reader and need not be kept).
+ *
+ * Inference (options.params_mutable false): BatchNormalization after a Conv is folded into its weights at prepare
+ * time, activations (ReLU, Clip, HardSigmoid, HardSwish and the Mul(x, HardSigmoid(x)) pattern, Sigmoid) and a
+ * residual Add (as a sum into the other operand's buffer, when no later node reads it) become post-ops, a 1x1
+ * conv absorbs a following depthwise 3x3 conv, weights are reordered once, and batch-separable graphs whose batch
+ * is far beyond the caches run in micro-batches (onednn_batch.c). Training (params_mutable): no fusion, every
+ * value (every pre-activation) is materialized for the backward nodes, weights are reordered on every run from
+ * the initializers the optimizer updates. A backward primitive needing a forward workspace (max pooling) can get
+ * it as one more arena storage whose live interval reaches its backward step; none is needed today (MaxPoolGrad
+ * is by hand).
  */
 #ifndef HPK_ONEDNN_H
 #define HPK_ONEDNN_H
