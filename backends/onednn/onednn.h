@@ -88,6 +88,7 @@ typedef struct od_arg {
 
 typedef struct od_step {
     int node;  /* graph node the time is attributed to (-1: none) */
+    int threads; /* 0: the plan's; 1: a node too small to share (created and run single-threaded) */
     bool once; /* runs once at prepare */
     dnnl_primitive_t prim;
     od_kernel_fn fn;
@@ -127,6 +128,7 @@ struct be_plan {
     long runs;
     uint64_t seed;
     bool seed_set; /* set_seed was called for the next run */
+    int cur_threads; /* while building: the threads of the node being built (0: the plan's) */
 
     /* micro-batching (onednn_batch.c): this plan runs `inner`, a plan for `micro` samples, batch/micro times over
      * slices of its own io tensors */
