@@ -131,9 +131,10 @@ static int ref_prepare(ir_graph *g, const be_options *opt, const ir_shape *input
             p->keep[v] = 1;
     }
     if (p->opt.mem_budget && total > p->opt.mem_budget) {
+        size_t budget = p->opt.mem_budget;
         plan_free(p);
-        return hpk_err_set(err, HPK_ENOMEM, "the graph needs %zu bytes of activations, over the budget of %zu",
-                           total, p->opt.mem_budget);
+        return hpk_err_set(err, HPK_ENOMEM, "the graph needs %.1f MiB of activations at this batch size, over the "
+                           "memory budget of %.1f MiB", (double)total / 1048576.0, (double)budget / 1048576.0);
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const ir_node *n = &g->nodes[i];
