@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "heads.h"
 #include "models.h"
 
 static void print_count(FILE *f, uint64_t v)
@@ -86,7 +87,11 @@ int cmd_inspect(int argc, char **argv, const cli_cmd *self)
             cli_json_shape(f, g, &g->values[s->value].shape);
             fprintf(f, ", \"stride\": %d}", s->stride);
         }
-        fprintf(f, "]}\n");
+        char kernel[256];
+        heads_describe_classifier(g, kernel, sizeof kernel);
+        fprintf(f, "], \"classifier\": ");
+        cli_json_str(f, kernel);
+        fprintf(f, "}\n");
     } else {
         fprintf(f, "model     %s\nopset     %lld (ir_version %lld, producer %s %s)\n", pos[0], (long long)g->opset,
                 (long long)g->ir_version, g->producer_name ? g->producer_name : "",
@@ -95,7 +100,9 @@ int cmd_inspect(int argc, char **argv, const cli_cmd *self)
         print_count(f, st.params);
         fprintf(f, "\nMACs      ");
         print_count(f, st.macs);
-        fprintf(f, " (batch 1)\nnodes     %d\ninputs\n", g->n_nodes);
+        char kernel[256];
+        heads_describe_classifier(g, kernel, sizeof kernel);
+        fprintf(f, " (batch 1)\nnodes     %d\nclassifier %s\ninputs\n", g->n_nodes, kernel);
         print_values(f, g, g->inputs, g->n_inputs, false);
         fprintf(f, "outputs\n");
         print_values(f, g, g->outputs, g->n_outputs, false);

@@ -28,7 +28,8 @@ typedef struct hpk_err {
 } hpk_err;
 
 /* Records `code` and a printf-style message in err (if err is non-NULL); returns code. Keeps the first error:
- * a later call does not overwrite an earlier message unless hpk_err_clear was called in between. */
+ * a later call does not overwrite an earlier message unless hpk_err_clear was called in between. Control
+ * characters (names from a file may hold any) are replaced by '?', so the message is always one line. */
 int hpk_err_set(hpk_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void hpk_err_clear(hpk_err *err);
 /* Maps a status to the process exit status of the command-line contract: 0 ok, 2 usage, 1 anything else. */

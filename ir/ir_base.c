@@ -16,6 +16,10 @@ int hpk_err_set(hpk_err *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    /* one line, whatever the names from a file hold (a checkpoint tensor called "a\nb"): controls become '?' */
+    for (char *p = err->msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     return code;
 }
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ir.h"
+#include "ir_rules.h"
 
 const ir_tensor *ir_infer_const(const ir_infer *c, int i)
 {
@@ -21,6 +21,36 @@ int ir_infer_fail(ir_infer *c, const char *fmt, ...)
     va_end(ap);
     return hpk_err_set(c->err, HPK_EINPUT, "node '%s' (%s): %s", c->n->name, ir_op_table[c->n->op].onnx_name,
                        buf);
+}
+
+int ir_infer_need(ir_infer *c, int i, ir_dtype dt)
+{
+    if (c->in[i].rank < 0)
+        return ir_infer_fail(c, "input %d has an unknown shape", i);
+    if (dt != IR_DT_UNDEF && c->in_dt[i] != dt)
+        return ir_infer_fail(c, "input %d must be %s, got %s", i, ir_dtype_name(dt), ir_dtype_name(c->in_dt[i]));
+    return HPK_OK;
+}
+
+int ir_infer_axes(ir_infer *c, int rank, bool *mask)
+{
+    int64_t axes[IR_MAX_RANK];
+    int na = ir_node_axes(c->g, c->n, axes, c->err);
+    if (na < 0)
+        return -1;
+    for (int i = 0; i < rank; i++)
+        mask[i] = false;
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i];
+        if (a < -rank || a >= rank)
+            return ir_infer_fail(c, "axis %lld is out of range for rank %d", (long long)a, rank), -1;
+        if (a < 0)
+            a += rank;
+        if (mask[a])
+            return ir_infer_fail(c, "axis %lld is repeated", (long long)axes[i]), -1;
+        mask[a] = true;
+    }
+    return na;
 }
 
 int64_t ir_infer_unknown_dim(ir_infer *c)

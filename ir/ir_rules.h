@@ -11,4 +11,10 @@
 #include "ops.def"
 #undef OP
 
+/* Input i must have a known shape and (unless dt is UNDEF) dtype dt; fails naming the node otherwise. */
+int ir_infer_need(ir_infer *c, int i, ir_dtype dt);
+/* The node's axes (attribute or constant input, see ir_node_axes) normalized against rank into mask[rank];
+ * repeated or out-of-range axes fail. Returns the count (0: none given) or -1 with c->err set. */
+int ir_infer_axes(ir_infer *c, int rank, bool *mask);
+
 #endif

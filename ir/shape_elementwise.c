@@ -4,19 +4,10 @@
 
 #include "ir_rules.h"
 
-static int need(ir_infer *c, int i, ir_dtype dt)
-{
-    if (c->in[i].rank < 0)
-        return ir_infer_fail(c, "input %d has an unknown shape", i);
-    if (dt != IR_DT_UNDEF && c->in_dt[i] != dt)
-        return ir_infer_fail(c, "input %d must be %s, got %s", i, ir_dtype_name(dt), ir_dtype_name(c->in_dt[i]));
-    return HPK_OK;
-}
-
 int ir_shape_unary(ir_infer *c)
 {
     /* Identity passes any dtype; the activations compute in float32 */
-    int rc = need(c, 0, c->n->op == IR_OP_Identity ? IR_DT_UNDEF : IR_DT_F32);
+    int rc = ir_infer_need(c, 0, c->n->op == IR_OP_Identity ? IR_DT_UNDEF : IR_DT_F32);
     if (rc)
         return rc;
     if (c->n->op == IR_OP_HardSigmoid) {
@@ -32,7 +23,7 @@ int ir_shape_unary(ir_infer *c)
 int ir_shape_clip(ir_infer *c)
 {
     float lo, hi;
-    int rc = need(c, 0, IR_DT_F32);
+    int rc = ir_infer_need(c, 0, IR_DT_F32);
     if (rc || (rc = ir_clip_bounds(c->g, c->n, &lo, &hi, c->err)))
         return rc;
     if (isnan(lo) || isnan(hi))
@@ -70,7 +61,7 @@ static int broadcast(ir_infer *c, const ir_shape *a, const ir_shape *b, ir_shape
 int ir_shape_broadcast(ir_infer *c)
 {
     int rc;
-    if ((rc = need(c, 0, IR_DT_F32)) || (rc = need(c, 1, IR_DT_UNDEF)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)) || (rc = ir_infer_need(c, 1, IR_DT_UNDEF)))
         return rc;
     if (c->in_dt[1] != IR_DT_F32 && !(c->n->op == IR_OP_Pow && (c->in_dt[1] == IR_DT_I64 || c->in_dt[1] == IR_DT_I32)))
         return ir_infer_fail(c, "input 1 must be float32, got %s", ir_dtype_name(c->in_dt[1]));
@@ -82,7 +73,7 @@ int ir_shape_broadcast(ir_infer *c)
 
 int ir_shape_dropout(ir_infer *c)
 {
-    int rc = need(c, 0, IR_DT_F32);
+    int rc = ir_infer_need(c, 0, IR_DT_F32);
     if (rc)
         return rc;
     float ratio = ir_attr_float(c->n, "ratio", 0.5f);
@@ -110,7 +101,7 @@ int ir_shape_dropout(ir_infer *c)
 
 int ir_shape_softmax(ir_infer *c)
 {
-    int rc = need(c, 0, IR_DT_F32);
+    int rc = ir_infer_need(c, 0, IR_DT_F32);
     if (rc)
         return rc;
     int r = c->in[0].rank;
@@ -124,7 +115,7 @@ int ir_shape_softmax(ir_infer *c)
 
 int ir_shape_lpnorm(ir_infer *c)
 {
-    int rc = need(c, 0, IR_DT_F32);
+    int rc = ir_infer_need(c, 0, IR_DT_F32);
     if (rc)
         return rc;
     int r = c->in[0].rank;

@@ -3,18 +3,9 @@
 
 #include "ir_rules.h"
 
-static int need_f32(ir_infer *c, int i)
-{
-    if (c->in[i].rank < 0)
-        return ir_infer_fail(c, "input %d has an unknown shape", i);
-    if (c->in_dt[i] != IR_DT_F32)
-        return ir_infer_fail(c, "input %d must be float32, got %s", i, ir_dtype_name(c->in_dt[i]));
-    return HPK_OK;
-}
-
 int ir_shape_sce_loss(ir_infer *c)
 {
-    int rc = need_f32(c, 0);
+    int rc = ir_infer_need(c, 0, IR_DT_F32);
     if (rc)
         return rc;
     if (c->in[0].rank != 2)
@@ -47,7 +38,7 @@ int ir_shape_conv_grad(ir_infer *c)
 {
     int rc;
     for (int i = 0; i < 3; i++)
-        if ((rc = need_f32(c, i)))
+        if ((rc = ir_infer_need(c, i, IR_DT_F32)))
             return rc;
     ir_window w;
     if ((rc = ir_conv_window(c->n, &c->in[1], &c->in[2], &w, c->err)))
@@ -67,7 +58,7 @@ int ir_shape_bn_grad(ir_infer *c)
 {
     int rc;
     for (int i = 0; i < 5; i++)
-        if ((rc = need_f32(c, i)))
+        if ((rc = ir_infer_need(c, i, IR_DT_F32)))
             return rc;
     if (!ir_shape_eq(&c->in[0], &c->in[1]) && c->concrete)
         return ir_infer_fail(c, "dY and X differ in shape");
@@ -82,7 +73,7 @@ int ir_shape_bn_grad(ir_infer *c)
 int ir_shape_like_second(ir_infer *c)
 {
     int rc;
-    if ((rc = need_f32(c, 0)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)))
         return rc;
     if (c->in[1].rank < 0)
         return ir_infer_fail(c, "input 1 has an unknown shape");
@@ -116,7 +107,7 @@ int ir_shape_like_second(ir_infer *c)
 int ir_shape_concat_grad(ir_infer *c)
 {
     int rc;
-    if ((rc = need_f32(c, 0)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)))
         return rc;
     if (c->n->n_out != c->n->n_in - 1)
         return ir_infer_fail(c, "needs one output per concatenated input");

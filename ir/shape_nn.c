@@ -6,6 +6,7 @@
 #include "ir_rules.h"
 
 #define MAX_WINDOW ((int64_t)1 << 20) /* kernel, stride, dilation, pad bound: far beyond any real model */
+#define MAX_SPATIAL (INT64_MAX / 4)   /* a declared spatial dim above this would overflow the window arithmetic */
 
 static int node_err(hpk_err *err, const ir_node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int node_err(hpk_err *err, const ir_node *n, const char *fmt, ...)
@@ -50,6 +51,8 @@ static int out_dim(const ir_node *n, int64_t in, int64_t k, int64_t s, int64_t d
         *out = -1;
         return HPK_OK;
     }
+    if (in > MAX_SPATIAL)
+        return node_err(err, n, "spatial size %lld is too large", (long long)in);
     if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
         int64_t o = (in + s - 1) / s;
         int64_t total = (o - 1) * s + ek - in;
@@ -131,7 +134,8 @@ int ir_conv_window(const ir_node *n, const ir_shape *x, const ir_shape *w, ir_wi
         return node_err(err, n, "the weight has an empty, negative or huge dim");
     if (w->d[0] % group)
         return node_err(err, n, "%lld output channels are not divisible by group %lld", (long long)w->d[0], (long long)group);
-    if (x->d[1] >= 0 && x->d[1] != w->d[1] * group)
+    int64_t wc;
+    if (x->d[1] >= 0 && (__builtin_mul_overflow(w->d[1], group, &wc) || x->d[1] != wc))
         return hpk_err_set(err, HPK_EINPUT, "node '%s' (Conv): input has %lld channels, weight expects %lld x group %lld",
                            n->name, (long long)x->d[1], (long long)w->d[1], (long long)group);
     const int64_t *ks;
@@ -165,25 +169,16 @@ int ir_pool_window(const ir_graph *g, const ir_node *n, const ir_shape *x, ir_wi
     return window_common(n, x, ks[0], ks[1], n->op == IR_OP_MaxPool, out, err);
 }
 
-static int need_f32(ir_infer *c, int i)
-{
-    if (c->in_dt[i] != IR_DT_F32)
-        return ir_infer_fail(c, "input %d must be float32, got %s", i, ir_dtype_name(c->in_dt[i]));
-    if (c->in[i].rank < 0)
-        return ir_infer_fail(c, "input %d has an unknown shape", i);
-    return HPK_OK;
-}
-
 int ir_shape_conv(ir_infer *c)
 {
     ir_window w;
     int rc;
-    if ((rc = need_f32(c, 0)) || (rc = need_f32(c, 1)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)) || (rc = ir_infer_need(c, 1, IR_DT_F32)))
         return rc;
     if ((rc = ir_conv_window(c->n, &c->in[0], &c->in[1], &w, c->err)))
         return rc;
     if (c->n->n_in == 3 && c->n->in[2] >= 0) {
-        if ((rc = need_f32(c, 2)))
+        if ((rc = ir_infer_need(c, 2, IR_DT_F32)))
             return rc;
         if (c->in[2].rank != 1 || c->in[2].d[0] != c->in[1].d[0])
             return ir_infer_fail(c, "bias must be 1-D of size %lld", (long long)c->in[1].d[0]);
@@ -202,7 +197,7 @@ int ir_shape_pool(ir_infer *c)
 {
     ir_window w;
     int rc;
-    if ((rc = need_f32(c, 0)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)))
         return rc;
     if (c->n->n_out > 1 && c->n->out[1] >= 0)
         return hpk_err_set(c->err, HPK_EUNSUPPORTED, "node '%s' (MaxPool): the Indices output is not supported",
@@ -224,7 +219,7 @@ int ir_shape_pool(ir_infer *c)
 int ir_shape_global_pool(ir_infer *c)
 {
     int rc;
-    if ((rc = need_f32(c, 0)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)))
         return rc;
     if (c->in[0].rank < 3)
         return ir_infer_fail(c, "input must have rank >= 3, got %d", c->in[0].rank);
@@ -239,7 +234,7 @@ int ir_shape_batchnorm(ir_infer *c)
 {
     int rc;
     for (int i = 0; i < 5; i++)
-        if ((rc = need_f32(c, i)))
+        if ((rc = ir_infer_need(c, i, IR_DT_F32)))
             return rc;
     if (c->in[0].rank < 2)
         return ir_infer_fail(c, "input must have rank >= 2, got %d", c->in[0].rank);

@@ -4,15 +4,6 @@
 
 #include "ir_rules.h"
 
-static int need(ir_infer *c, int i, ir_dtype dt)
-{
-    if (c->in[i].rank < 0)
-        return ir_infer_fail(c, "input %d has an unknown shape", i);
-    if (dt != IR_DT_UNDEF && c->in_dt[i] != dt)
-        return ir_infer_fail(c, "input %d must be %s, got %s", i, ir_dtype_name(dt), ir_dtype_name(c->in_dt[i]));
-    return HPK_OK;
-}
-
 /* Product of dims [from, to); symbolic if any factor is symbolic (or unknown in symbolic mode). INT64_MIN on
  * overflow (not -1: that is symbol 0). */
 static int64_t dim_product(ir_infer *c, const ir_shape *s, int from, int to)
@@ -43,7 +34,7 @@ static int norm_axis(ir_infer *c, int64_t axis, int rank, int64_t *out)
 
 int ir_shape_flatten(ir_infer *c)
 {
-    int rc = need(c, 0, IR_DT_UNDEF);
+    int rc = ir_infer_need(c, 0, IR_DT_UNDEF);
     if (rc)
         return rc;
     int r = c->in[0].rank;
@@ -62,7 +53,7 @@ int ir_shape_flatten(ir_infer *c)
 
 int ir_shape_reshape(ir_infer *c)
 {
-    int rc = need(c, 0, IR_DT_UNDEF);
+    int rc = ir_infer_need(c, 0, IR_DT_UNDEF);
     if (rc)
         return rc;
     const ir_tensor *t = ir_infer_const(c, 1);
@@ -121,31 +112,22 @@ int ir_shape_reshape(ir_infer *c)
 
 int ir_shape_squeeze(ir_infer *c)
 {
-    int64_t axes[IR_MAX_RANK];
-    int rc = need(c, 0, IR_DT_UNDEF);
+    int rc = ir_infer_need(c, 0, IR_DT_UNDEF);
     if (rc)
         return rc;
-    int na = ir_node_axes(c->g, c->n, axes, c->err);
+    int r = c->in[0].rank;
+    bool drop[IR_MAX_RANK];
+    int na = ir_infer_axes(c, r, drop);
     if (na < 0)
         return c->err ? c->err->code : HPK_EINPUT;
-    int r = c->in[0].rank;
-    bool drop[IR_MAX_RANK] = {false};
-    for (int i = 0; i < na; i++) {
-        int64_t a = 0;
-        if ((rc = norm_axis(c, axes[i], r, &a)))
-            return rc;
-        if (drop[a])
-            return ir_infer_fail(c, "axis %lld is repeated", (long long)axes[i]);
-        if (c->in[0].d[a] >= 0 && c->in[0].d[a] != 1)
-            return ir_infer_fail(c, "cannot squeeze axis %lld of size %lld", (long long)a, (long long)c->in[0].d[a]);
-        drop[a] = true;
-    }
-    if (na == 0)
-        for (int i = 0; i < r; i++) {
-            if (c->in[0].d[i] < 0)
-                return ir_infer_fail(c, "squeezing all unit dims of a shape with symbolic dims is ambiguous");
+    for (int i = 0; i < r; i++) {
+        if (na == 0 && c->in[0].d[i] < 0)
+            return ir_infer_fail(c, "squeezing all unit dims of a shape with symbolic dims is ambiguous");
+        if (na == 0)
             drop[i] = c->in[0].d[i] == 1;
-        }
+        else if (drop[i] && c->in[0].d[i] >= 0 && c->in[0].d[i] != 1)
+            return ir_infer_fail(c, "cannot squeeze axis %d of size %lld", i, (long long)c->in[0].d[i]);
+    }
     ir_shape o;
     o.rank = 0;
     for (int i = 0; i < r; i++)
@@ -159,7 +141,7 @@ int ir_shape_squeeze(ir_infer *c)
 int ir_shape_unsqueeze(ir_infer *c)
 {
     int64_t axes[IR_MAX_RANK];
-    int rc = need(c, 0, IR_DT_UNDEF);
+    int rc = ir_infer_need(c, 0, IR_DT_UNDEF);
     if (rc)
         return rc;
     int na = ir_node_axes(c->g, c->n, axes, c->err);
@@ -170,15 +152,9 @@ int ir_shape_unsqueeze(ir_infer *c)
     int r = c->in[0].rank + na;
     if (r > IR_MAX_RANK)
         return ir_infer_fail(c, "the result would have rank %d, more than %d", r, IR_MAX_RANK);
-    bool ins[IR_MAX_RANK] = {false};
-    for (int i = 0; i < na; i++) {
-        int64_t a = 0;
-        if ((rc = norm_axis(c, axes[i], r, &a)))
-            return rc;
-        if (ins[a])
-            return ir_infer_fail(c, "axis %lld is repeated", (long long)axes[i]);
-        ins[a] = true;
-    }
+    bool ins[IR_MAX_RANK];
+    if (ir_infer_axes(c, r, ins) < 0) /* axes index the output */
+        return c->err ? c->err->code : HPK_EINPUT;
     ir_shape o;
     o.rank = r;
     for (int i = 0, k = 0; i < r; i++)
@@ -190,7 +166,7 @@ int ir_shape_unsqueeze(ir_infer *c)
 
 int ir_shape_concat(ir_infer *c)
 {
-    int rc = need(c, 0, IR_DT_UNDEF);
+    int rc = ir_infer_need(c, 0, IR_DT_UNDEF);
     if (rc)
         return rc;
     int r = c->in[0].rank;
@@ -201,7 +177,7 @@ int ir_shape_concat(ir_infer *c)
         return rc;
     ir_shape o = c->in[0];
     for (int i = 1; i < c->n->n_in; i++) {
-        if ((rc = need(c, i, c->in_dt[0])))
+        if ((rc = ir_infer_need(c, i, c->in_dt[0])))
             return rc;
         if (c->in[i].rank != r)
             return ir_infer_fail(c, "input %d has rank %d, input 0 has %d", i, c->in[i].rank, r);
@@ -258,7 +234,7 @@ int ir_shape_constant(ir_infer *c)
 int ir_shape_gemm(ir_infer *c)
 {
     int rc;
-    if ((rc = need(c, 0, IR_DT_F32)) || (rc = need(c, 1, IR_DT_F32)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)) || (rc = ir_infer_need(c, 1, IR_DT_F32)))
         return rc;
     if (c->in[0].rank != 2 || c->in[1].rank != 2)
         return ir_infer_fail(c, "A and B must be 2-D, got ranks %d and %d", c->in[0].rank, c->in[1].rank);
@@ -274,7 +250,7 @@ int ir_shape_gemm(ir_infer *c)
     o.d[0] = m;
     o.d[1] = nn;
     if (c->n->n_in == 3 && c->n->in[2] >= 0) {
-        if ((rc = need(c, 2, IR_DT_F32)))
+        if ((rc = ir_infer_need(c, 2, IR_DT_F32)))
             return rc;
         const ir_shape *cs = &c->in[2];
         if (cs->rank > 2)
@@ -294,7 +270,7 @@ int ir_shape_gemm(ir_infer *c)
 int ir_shape_matmul(ir_infer *c)
 {
     int rc;
-    if ((rc = need(c, 0, IR_DT_F32)) || (rc = need(c, 1, IR_DT_F32)))
+    if ((rc = ir_infer_need(c, 0, IR_DT_F32)) || (rc = ir_infer_need(c, 1, IR_DT_F32)))
         return rc;
     ir_shape a = c->in[0], b = c->in[1];
     if (a.rank < 1 || b.rank < 1)
@@ -344,30 +320,18 @@ int ir_shape_matmul(ir_infer *c)
 
 int ir_shape_reduce(ir_infer *c)
 {
-    int64_t axes[IR_MAX_RANK];
-    int rc = need(c, 0, IR_DT_F32);
+    int rc = ir_infer_need(c, 0, IR_DT_F32);
     if (rc)
         return rc;
-    int na = ir_node_axes(c->g, c->n, axes, c->err);
+    int r = c->in[0].rank;
+    int64_t keep = ir_attr_int(c->n, "keepdims", 1), noop = ir_attr_int(c->n, "noop_with_empty_axes", 0);
+    if ((keep != 0 && keep != 1) || (noop != 0 && noop != 1))
+        return ir_infer_fail(c, "keepdims and noop_with_empty_axes must be 0 or 1");
+    bool red[IR_MAX_RANK];
+    int na = ir_infer_axes(c, r, red);
     if (na < 0)
         return c->err ? c->err->code : HPK_EINPUT;
-    int r = c->in[0].rank;
-    int64_t keep = ir_attr_int(c->n, "keepdims", 1);
-    if (keep != 0 && keep != 1)
-        return ir_infer_fail(c, "keepdims must be 0 or 1");
-    bool red[IR_MAX_RANK] = {false};
-    for (int i = 0; i < na; i++) {
-        int64_t a = 0;
-        if ((rc = norm_axis(c, axes[i], r, &a)))
-            return rc;
-        if (red[a])
-            return ir_infer_fail(c, "axis %lld is repeated", (long long)axes[i]);
-        red[a] = true;
-    }
-    int64_t noop = ir_attr_int(c->n, "noop_with_empty_axes", 0);
-    if (noop != 0 && noop != 1)
-        return ir_infer_fail(c, "noop_with_empty_axes must be 0 or 1");
-    if (na == 0 && !noop)
+    if (na == 0 && !noop) /* no axes: every dim, unless noop_with_empty_axes (then the identity) */
         for (int i = 0; i < r; i++)
             red[i] = true;
     ir_shape o;

@@ -50,6 +50,9 @@ int head_kind_parse(const char *s, head_kind *out);
 int pass_insert_heads(ir_graph *g, const heads_config *cfg, ad_loss *losses, int *n_losses, hpk_err *err);
 /* Only converts the classifier ("fc" kind), for graphs built for inference/evaluation. */
 int pass_classifier_kind(ir_graph *g, const head_params *p, hpk_err *err);
+/* Describes the classifier kernel producing output 0 ("linear", or e.g. "poly s·(f·w + c)^d, d=2 c=1 s=4,
+ * L2-normalized f and w") by recognizing the structure pass_classifier_kind builds. */
+void heads_describe_classifier(const ir_graph *g, char *buf, size_t n);
 /* Strips everything flagged IR_VAL_HEAD (stage heads, losses, the labels input) and dead code. */
 int pass_remove_heads(ir_graph *g, hpk_err *err);
 

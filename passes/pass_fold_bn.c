@@ -7,8 +7,18 @@
 
 #include "passes.h"
 
+/* The initializer behind v, looking through Identity nodes (exporters alias shared constants that way). */
+static int through_identity(const ir_graph *g, int v)
+{
+    while (v >= 0 && !g->values[v].init && g->values[v].producer >= 0 &&
+           g->nodes[g->values[v].producer].op == IR_OP_Identity)
+        v = g->nodes[g->values[v].producer].in[0];
+    return v;
+}
+
 static const float *const_f32(const ir_graph *g, int v, int64_t count)
 {
+    v = through_identity(g, v);
     if (v < 0 || !g->values[v].init)
         return NULL;
     const ir_tensor *t = g->values[v].init;
@@ -43,7 +53,7 @@ static int fold_one(ir_graph *g, int pi, int bi, hpk_err *err)
     ir_node *p = &g->nodes[pi];
     bool is_conv = p->op == IR_OP_Conv;
     int64_t trans_b = is_conv ? 0 : ir_attr_int(p, "transB", 0);
-    int w = p->in[1];
+    int w = through_identity(g, p->in[1]);
     const ir_tensor *wt = g->values[w].init;
     if (!wt || wt->dtype != IR_DT_F32)
         return HPK_OK;
@@ -53,7 +63,7 @@ static int fold_one(ir_graph *g, int pi, int bi, hpk_err *err)
     int64_t out_ch = is_conv ? wt->shape.d[0] : (trans_b ? wt->shape.d[0] : wt->shape.d[1]);
     if (out_ch != ch)
         return HPK_OK;
-    int b = p->n_in > 2 ? p->in[2] : -1;
+    int b = p->n_in > 2 ? through_identity(g, p->in[2]) : -1;
     if (b >= 0 && !const_f32(g, b, ch))
         return HPK_OK; /* a bias that is not a per-channel constant (Gemm broadcasting C) */
     ir_shape bs = ir_shape_make(1, &ch);

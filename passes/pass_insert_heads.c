@@ -337,3 +337,66 @@ int pass_insert_heads(ir_graph *g, const heads_config *cfg, ad_loss *losses, int
     }
     return ir_infer_graph(g, err);
 }
+
+/* the producer of v if it is op, else NULL */
+static const ir_node *producer_of(const ir_graph *g, int v, ir_op op)
+{
+    if (v < 0 || g->values[v].producer < 0)
+        return NULL;
+    const ir_node *n = &g->nodes[g->values[v].producer];
+    return n->op == op ? n : NULL;
+}
+
+static bool scalar_of(const ir_graph *g, int v, float *out)
+{
+    const ir_tensor *t = v >= 0 ? g->values[v].init : NULL;
+    if (!t || t->dtype != IR_DT_F32 || t->nbytes != sizeof(float))
+        return false;
+    *out = *(const float *)t->data;
+    return true;
+}
+
+void heads_describe_classifier(const ir_graph *g, char *buf, size_t n)
+{
+    snprintf(buf, n, "linear (Gemm)");
+    if (g->n_outputs < 1)
+        return;
+    float s = 1, c = 0, d = 1, ng = 0;
+    const ir_node *mul = producer_of(g, g->outputs[0], IR_OP_Mul), *gemm = NULL;
+    if (!mul || !scalar_of(g, mul->in[1], &s))
+        return;
+    const ir_node *pw = producer_of(g, mul->in[0], IR_OP_Pow), *ex = producer_of(g, mul->in[0], IR_OP_Exp);
+    const char *kind = "poly";
+    if (pw) {
+        if (!scalar_of(g, pw->in[1], &d))
+            return;
+        const ir_node *add = producer_of(g, pw->in[0], IR_OP_Add);
+        if (add && scalar_of(g, add->in[1], &c))
+            gemm = producer_of(g, add->in[0], IR_OP_Gemm);
+        else
+            gemm = producer_of(g, pw->in[0], IR_OP_Gemm);
+    } else if (ex) {
+        const ir_node *m2 = producer_of(g, ex->in[0], IR_OP_Mul);
+        if (!m2 || !scalar_of(g, m2->in[1], &ng))
+            return;
+        kind = "rbf";
+        const ir_node *a2 = producer_of(g, m2->in[0], IR_OP_Add), *a1 = a2 ? producer_of(g, a2->in[0], IR_OP_Add) : NULL;
+        gemm = a1 ? producer_of(g, a1->in[0], IR_OP_Gemm) : NULL;
+    } else {
+        gemm = producer_of(g, mul->in[0], IR_OP_Gemm);
+        if (!gemm)
+            return;
+        kind = "scaled linear";
+    }
+    if (!gemm)
+        return;
+    bool norm = producer_of(g, gemm->in[0], IR_OP_LpNormalization) != NULL;
+    if (strcmp(kind, "poly") == 0)
+        snprintf(buf, n, "poly s·(f·w + c)^d: d=%g c=%g s=%g%s", (double)d, (double)c, (double)s,
+                 norm ? ", L2-normalized f and w" : "");
+    else if (strcmp(kind, "rbf") == 0)
+        snprintf(buf, n, "rbf s·exp(−‖f − w‖²/γ): γ=%g s=%g%s", ng != 0 ? -1.0 / (double)ng : 0.0, (double)s,
+                 norm ? ", L2-normalized f and w" : "");
+    else
+        snprintf(buf, n, "linear s·f·w: s=%g%s", (double)s, norm ? ", L2-normalized f and w" : "");
+}

@@ -382,6 +382,7 @@ int train_run(train_config *c, hpk_err *err)
     run r;
     memset(&r, 0, sizeof r);
     r.c = c;
+    r.last_good_step = -1;
     int rc;
     train_ckpt *ck = NULL;
     train_config stored;
@@ -500,10 +501,13 @@ int train_run(train_config *c, hpk_err *err)
             w.head[i] += l;
         }
         if (!isfinite(total)) {
-            rc = hpk_err_set(err, HPK_EINPUT,
-                             "step %ld: the loss is %s: training diverged (try a lower --lr); the last good "
-                             "checkpoint (step %ld) is kept",
-                             r.step, isnan(total) ? "NaN" : "Inf", r.last_good_step);
+            char kept[128];
+            if (r.last_good_step >= 0)
+                snprintf(kept, sizeof kept, "the last good checkpoint (step %ld) is kept", r.last_good_step);
+            else
+                snprintf(kept, sizeof kept, "no checkpoint was written");
+            rc = hpk_err_set(err, HPK_EINPUT, "step %ld: the loss is %s: training diverged (try a lower --lr); %s",
+                             r.step + 1, isnan(total) ? "NaN" : "Inf", kept);
             break;
         }
         lr = train_schedule_lr(&r.sched, r.step);

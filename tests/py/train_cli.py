@@ -14,6 +14,7 @@ CASE:
   baddata       a folder dataset with corrupt, empty, truncated and absurd-dimension images trains; the bad
                 files are skipped, counted and named
   budget        a model or dataset over --mem-budget is refused before allocating
+  heads         heads by tensor name, every head kind and pooling train; an unknown head name is a usage error
 Runs use the reference backend unless HPK_TEST_BACKEND says otherwise (bit-exactness needs a deterministic one)."""
 import os, random, shutil, signal, struct, subprocess, sys, time
 import numpy as np
@@ -250,6 +251,20 @@ elif case == "budget":
              "--input-size", "224", "--backend", backend, "--out", fresh("budget2"), "--mem-budget", "200"])
     msg = r.stderr.strip()
     check(r.returncode == 1 and "budget" in msg, f"a 224 px MobileNetV2 over a 200 MB budget is refused: {msg}")
+
+elif case == "heads":
+    for extra in (["--heads", "fc,features.6,stage4"], ["--head-kind", "rbf"], ["--head-kind", "linear"],
+                  ["--pool", "max", "--degree", "3", "--coef", "0.5"], ["--head-weight", "1,0.3,0.3"]):
+        a = fresh("heads")
+        r = run(train_args(a, 3, extra))
+        check(r.returncode == 0 and "loss_" in open(a + "/metrics.csv").readline(),
+              f"training with {' '.join(extra)} ({r.stderr.strip()[-200:]})")
+        r = run(["export", a, "-o", a + "/m.onnx"])
+        check(r.returncode == 0, f"export after {' '.join(extra)}")
+    r = run(train_args(fresh("heads"), 3, ["--heads", "fc,nosuchtensor"]))
+    check(r.returncode == 2 and "nosuchtensor" in r.stderr, f"an unknown head is a usage error: {r.stderr.strip()}")
+    r = run(train_args(fresh("heads"), 3, ["--head-weight", "1,2"]))
+    check(r.returncode == 2, f"a head-weight list of the wrong length is a usage error: {r.stderr.strip()}")
 
 else:
     sys.exit(f"unknown case {case}")
