@@ -8,6 +8,12 @@ intraOpNumThreads 2, graph optimizations on, batch 32) alternately for several r
 prints img/s for both (medians over rounds), the ratio hpk/ORT (median of the per-round ratios: pairing keeps the
 ratio meaningful when the machine's speed drifts), and each one's peak RSS (/usr/bin/time -v).
 
+Thread waiting (--wait): both runtimes spin-wait between parallel regions by default. On a shared machine, where
+other processes compete for the cores, a spinning thread burns the time slice its partner needs and every
+parallel region then waits a scheduler tick for a preempted thread (oneDNN's OpenMP regions split work statically,
+so they suffer most). `passive` (the default here) makes both block instead: OMP_WAIT_POLICY=passive for hpk and
+session.intra_op.allow_spinning=0 for ONNX Runtime; `spin` keeps both defaults; `both` runs the two settings.
+
 Run with Debian's interpreter (torch and torchvision live there):
   NODE_PATH=/tmp/ortnpm/node_modules /usr/bin/python3 bench/bench_inference.py --hpk build/hpk [--rounds 5]
 ONNX Runtime: npm install --ignore-scripts onnxruntime-node@1.30.0 (NODE_PATH points at its node_modules).
@@ -56,33 +62,44 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--input-size", type=int, default=224)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--wait", choices=["passive", "spin", "both"], default="passive",
+                    help="how idle threads wait (see above); default passive")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     names = a.models.split(",")
     paths = export(a.workdir, names)
     common = ["--batch", str(a.batch), "--input-size", str(a.input_size), "--threads", str(a.threads),
               "--runs", str(a.runs)]
-    hpk_cmd = lambda m: [a.hpk, "bench", paths[m]] + common
-    ort_cmd = lambda m: ["node", os.path.join(HERE, "ort_bench.js"), paths[m]] + common
-    env = dict(os.environ)
-    print("hpk: %s bench MODEL.onnx %s" % (a.hpk, " ".join(common)))
-    print("ORT: node %s MODEL.onnx %s\n" % (os.path.join(HERE, "ort_bench.js"), " ".join(common)))
-    rows = []
-    for m in names:
-        h, o, ratios, hr, orr = [], [], [], [], []
-        for r in range(a.rounds):
-            hi, hm = timed(hpk_cmd(m), env)
-            oi, om = timed(ort_cmd(m), env)
-            h.append(hi), o.append(oi), hr.append(hm), orr.append(om), ratios.append(hi / oi)
-            print("  %-18s round %d: hpk %7.1f img/s  ORT %7.1f img/s  ratio %.2f" % (m, r + 1, hi, oi, hi / oi),
-                  flush=True)
-        rows.append((m, statistics.median(h), statistics.median(o), statistics.median(ratios), max(hr), max(orr)))
-    print("\n%-18s %12s %12s %8s %14s %14s" % ("model", "hpk img/s", "ORT img/s", "hpk/ORT", "hpk peak MiB",
-                                              "ORT peak MiB"))
-    for m, hi, oi, ra, hm, om in rows:
-        print("%-18s %12.1f %12.1f %8.2f %14.0f %14.0f" % (m, hi, oi, ra, hm, om))
-    print("(batch %d, %d px, %d threads; medians over %d alternating rounds of %d timed runs each)" %
-          (a.batch, a.input_size, a.threads, a.rounds, a.runs))
+    waits = ["passive", "spin"] if a.wait == "both" else [a.wait]
+    for wait in waits:
+        env = dict(os.environ)
+        if wait == "passive":
+            env["OMP_WAIT_POLICY"] = "passive"
+        else:
+            env.pop("OMP_WAIT_POLICY", None)
+        spin = ["--spin", "0" if wait == "passive" else "1"]
+        hpk_cmd = lambda m: [a.hpk, "bench", paths[m]] + common
+        ort_cmd = lambda m: ["node", os.path.join(HERE, "ort_bench.js"), paths[m]] + common + spin
+        print("== threads wait: %s" % wait)
+        print("hpk: %s%s bench MODEL.onnx %s" % ("OMP_WAIT_POLICY=passive " if wait == "passive" else "", a.hpk,
+                                                " ".join(common)))
+        print("ORT: node %s MODEL.onnx %s\n" % (os.path.join(HERE, "ort_bench.js"), " ".join(common + spin)))
+        rows = []
+        for m in names:
+            h, o, ratios, hr, orr = [], [], [], [], []
+            for r in range(a.rounds):
+                hi, hm = timed(hpk_cmd(m), env)
+                oi, om = timed(ort_cmd(m), env)
+                h.append(hi), o.append(oi), hr.append(hm), orr.append(om), ratios.append(hi / oi)
+                print("  %-18s round %d: hpk %7.1f img/s  ORT %7.1f img/s  ratio %.2f" % (m, r + 1, hi, oi, hi / oi),
+                      flush=True)
+            rows.append((m, statistics.median(h), statistics.median(o), statistics.median(ratios), max(hr), max(orr)))
+        print("\n%-18s %12s %12s %8s %14s %14s" % ("model", "hpk img/s", "ORT img/s", "hpk/ORT", "hpk peak MiB",
+                                                  "ORT peak MiB"))
+        for m, hi, oi, ra, hm, om in rows:
+            print("%-18s %12.1f %12.1f %8.2f %14.0f %14.0f" % (m, hi, oi, ra, hm, om))
+        print("(batch %d, %d px, %d threads, threads wait %s; medians over %d alternating rounds of %d timed runs "
+              "each)\n" % (a.batch, a.input_size, a.threads, wait, a.rounds, a.runs), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 // ort_bench.js — times ONNX Runtime (onnxruntime-node, CPU) on a model: the same protocol as `hpk bench`.
-// Usage: node ort_bench.js MODEL.onnx [--batch B] [--input-size S] [--threads N] [--runs R]
+// Usage: node ort_bench.js MODEL.onnx [--batch B] [--input-size S] [--threads N] [--runs R] [--spin 0|1]
+// --spin 0 sets session.intra_op.allow_spinning = 0 (ORT's thread pool then blocks instead of spinning).
 // Prints per-run times on stderr and, last, "<number> img/s" and "peak_rss_kb <n>" (VmHWM of this process).
 const fs = require('fs');
 const ort = require('onnxruntime-node');
 const args = process.argv.slice(2);
-const opt = { batch: 32, 'input-size': 224, threads: 2, runs: 5 };
+const opt = { batch: 32, 'input-size': 224, threads: 2, runs: 5, spin: 1 };
 let model = null;
 for (let i = 0; i < args.length; i++) {
   if (args[i].startsWith('--')) opt[args[i].slice(2)] = Number(args[++i]);
@@ -13,7 +14,8 @@ for (let i = 0; i < args.length; i++) {
 if (!model) { console.error('usage: node ort_bench.js MODEL.onnx [--batch B] [--input-size S] [--threads N] [--runs R]'); process.exit(2); }
 (async () => {
   const sess = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: opt.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+    intraOpNumThreads: opt.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: String(opt.spin) } } } });
   const n = opt.batch * 3 * opt['input-size'] * opt['input-size'];
   const data = new Float32Array(n);
   let s = 12345;

@@ -13,6 +13,16 @@
  *  - an output may overwrite an input's storage in place only if od_can_overwrite says no later node reads it;
  *  - a node folded into another node's step is marked absorbed; its intermediate values are never materialized
  *    (fusions are only made when those values have one reader and need not be kept).
+ *
+ * Inference (options.params_mutable false): BatchNormalization after a Conv is folded into its weights at prepare
+ * time, activations (ReLU, Clip, HardSigmoid, HardSwish and the Mul(x, HardSigmoid(x)) pattern, Sigmoid) and a
+ * residual Add (as a sum into the other operand's buffer, when no later node reads it) become post-ops, a 1x1
+ * conv absorbs a following depthwise 3x3 conv, weights are reordered once, and batch-separable graphs whose batch
+ * is far beyond the caches run in micro-batches (onednn_batch.c). Training (params_mutable): no fusion, every
+ * value (every pre-activation) is materialized for the backward nodes, weights are reordered on every run from
+ * the initializers the optimizer updates. A backward primitive needing a forward workspace (max pooling) can get
+ * it as one more arena storage whose live interval reaches its backward step; none is needed today (MaxPoolGrad
+ * is by hand).
  */
 #ifndef HPK_ONEDNN_H
 #define HPK_ONEDNN_H
@@ -78,6 +88,7 @@ typedef struct od_arg {
 
 typedef struct od_step {
     int node;  /* graph node the time is attributed to (-1: none) */
+    int threads; /* 0: the plan's; 1: a node too small to share (created and run single-threaded) */
     bool once; /* runs once at prepare */
     dnnl_primitive_t prim;
     od_kernel_fn fn;
@@ -117,6 +128,7 @@ struct be_plan {
     long runs;
     uint64_t seed;
     bool seed_set; /* set_seed was called for the next run */
+    int cur_threads; /* while building: the threads of the node being built (0: the plan's) */
 
     /* micro-batching (onednn_batch.c): this plan runs `inner`, a plan for `micro` samples, batch/micro times over
      * slices of its own io tensors */
@@ -139,6 +151,17 @@ int od_mem_view(be_plan *p, int mem, const dnnl_memory_desc_t *md, const ir_shap
 int od_md_plain(dnnl_memory_desc_t *md, const ir_shape *s, ir_dtype dt);
 bool od_md_is_plain(const dnnl_memory_desc_t *md);
 int od_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
+/* 0 for the plain layout; B for a dense layout that blocks only the channels (dim 1) by B, as oneDNN's
+ * convolutions produce (nChw8c...); -1 for anything else. */
+int64_t od_md_channel_block(const dnnl_memory_desc_t *md);
+/* Element offset of (n, c, i) in a [N, C, S] tensor, plain (blk 0) or channel-blocked by blk. */
+static inline size_t od_nc_at(int64_t C, int64_t S, int64_t blk, int64_t n, int64_t c, int64_t i)
+{
+    if (!blk)
+        return (size_t)((n * C + c) * S + i);
+    int64_t cb = (C + blk - 1) / blk;
+    return (size_t)(((n * cb + c / blk) * S + i) * blk + c % blk);
+}
 size_t od_md_size(const dnnl_memory_desc_t *md);
 bool od_md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 

@@ -81,10 +81,15 @@ static int node_kind(const ir_graph *g, const ir_node *n, const unsigned char *k
             return ir_attr_int(n, "allowzero", 0) == 0 ? B_BATCH : B_NONE;
         if (d[0] != -1)
             return B_NONE;
-        for (int64_t i = 1; i < t->shape.d[0]; i++)
+        int64_t rest = 1, sample = 1;
+        for (int64_t i = 1; i < t->shape.d[0]; i++) {
             if (d[i] <= 0)
                 return B_NONE;
-        return B_BATCH;
+            rest *= d[i];
+        }
+        for (int i = 1; i < r; i++)
+            sample *= s[x].d[i];
+        return rest == sample ? B_BATCH : B_NONE; /* else -1 would regroup samples */
     }
     case IR_OP_Squeeze:
     case IR_OP_Unsqueeze:

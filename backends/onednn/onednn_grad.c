@@ -1,5 +1,5 @@
-/* onednn_grad.c — the backward ops of training graphs: ConvGrad and BatchNormalizationGrad on oneDNN's backward
- * primitives; pooling, activation, softmax, reduction and shape gradients written by hand (oneDNN 2.6 has no
+/* onednn_grad.c — the backward ops of training graphs: ConvGrad on oneDNN's backward primitives;
+ * BatchNormalizationGrad, pooling, activation, softmax, reduction and shape gradients by hand (oneDNN 2.6 has no
  * backward for binary/sum/concat/reduction, and its max-pooling backward needs a forward workspace). The hand
  * kernels follow the reference backend's definitions exactly (kinks, tie-breaking, divisors). */
 #include <math.h>
@@ -18,6 +18,86 @@ static size_t numel_of(const ir_shape *s)
 
 /* ---- ConvGrad: oneDNN convolution backward data / backward weights ----------------------------------------- */
 
+/* dB[m] = sum over rows r of dY[r, m] (dY as [rows, M], row-major: NHWC), in double */
+typedef struct rowsum_data {
+    int64_t rows, m;
+} rowsum_data;
+
+static int rowsum_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    const rowsum_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem);
+    float *db = od_ptr(p, s->args[1].mem);
+    double *acc = calloc((size_t)d->m, sizeof *acc);
+    if (!acc)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory in ConvGrad");
+    for (int64_t r = 0; r < d->rows; r++)
+        for (int64_t m = 0; m < d->m; m++)
+            acc[m] += dy[r * d->m + m];
+    for (int64_t m = 0; m < d->m; m++)
+        db[m] = (float)acc[m];
+    free(acc);
+    return HPK_OK;
+}
+
+/* dW (and dB) of a 1x1 stride-1 unpadded ungrouped convolution as one matmul over NHWC views:
+ * dW[M, C] = dY[NHW, M]^T X[NHW, C]. oneDNN 2.6's jit_1x1 backward-weights is ~30x slower than the forward
+ * convolution on MobileNets' small feature maps; the matmul runs at the forward's speed. */
+static int conv1x1_dweights(be_plan *p, int ni, int dy, int x, int dw, int db, int64_t M, int64_t C)
+{
+    const ir_shape *xs = &p->shapes[x];
+    int64_t N = xs->d[0], H = xs->d[2], W = xs->d[3], R = N * H * W;
+    dnnl_dims_t yd = {N, M, H, W}, xd = {N, C, H, W};
+    dnnl_memory_desc_t ynhwc, xnhwc, amd, bmd, cmd;
+    dnnl_memory_desc_init_by_tag(&ynhwc, 4, yd, dnnl_f32, dnnl_acdb);
+    dnnl_memory_desc_init_by_tag(&xnhwc, 4, xd, dnnl_f32, dnnl_acdb);
+    dnnl_dims_t ad = {M, R}, as = {1, M}, bd = {R, C}, bs = {C, 1}, cd = {M, C}, cs = {C, 1};
+    dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, as);
+    dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_f32, bs);
+    dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs);
+    int ym, xm, rc;
+    if ((rc = od_input_as(p, dy, ni, &ynhwc, &ym)))
+        return rc;
+    if (dw >= 0) {
+        dnnl_matmul_desc_t md;
+        dnnl_primitive_desc_t pd;
+        dnnl_status_t s = dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd);
+        if (s == dnnl_success)
+            s = od_pd_try(p, &pd, &md, NULL);
+        if (s != dnnl_success)
+            return od_dnnl_fail(p, s, ni, "matmul (1x1 weight gradient)");
+        int wm, av, bv, cv;
+        if ((rc = od_input_as(p, x, ni, &xnhwc, &xm)) || (rc = od_output_new(p, dw, NULL, &wm))) {
+            dnnl_primitive_desc_destroy(pd);
+            return rc;
+        }
+        if ((av = od_mem_view(p, ym, &amd, NULL)) < 0 || (bv = od_mem_view(p, xm, &bmd, NULL)) < 0 ||
+            (cv = od_mem_view(p, wm, &cmd, NULL)) < 0) {
+            dnnl_primitive_desc_destroy(pd);
+            return HPK_ENOMEM;
+        }
+        od_arg args[3] = {{DNNL_ARG_SRC, av}, {DNNL_ARG_WEIGHTS, bv}, {DNNL_ARG_DST, cv}};
+        if ((rc = od_step_prim(p, ni, pd, args, 3, false)))
+            return rc;
+    }
+    if (db >= 0) {
+        rowsum_data *d = malloc(sizeof *d);
+        int bm;
+        if (!d)
+            return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+        d->rows = R;
+        d->m = M;
+        if ((rc = od_output_new(p, db, NULL, &bm))) {
+            free(d);
+            return rc;
+        }
+        od_arg args[2] = {{0, ym}, {1, bm}};
+        if ((rc = od_step_kernel(p, ni, rowsum_kernel, d, args, 2, false, "hpk:bias_grad")))
+            return rc;
+    }
+    return HPK_OK;
+}
+
 int od_op_ConvGrad(be_plan *p, int ni)
 {
     const ir_node *n = &p->g->nodes[ni];
@@ -29,6 +109,14 @@ int od_op_ConvGrad(be_plan *p, int ni)
     if ((rc = ir_conv_window(n, xs, ws, &win, p->err)))
         return rc;
     int64_t M = ws->d[0], G = win.group;
+    if (G == 1 && win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && win.dh == 1 && win.dw == 1 &&
+        win.pt == 0 && win.pl == 0 && win.pb == 0 && win.pr == 0 && (dw >= 0 || db >= 0)) {
+        if ((rc = conv1x1_dweights(p, ni, dy, x, dw, db, M, xs->d[1])))
+            return rc;
+        dw = db = -1; /* the rest: dX only */
+        if (dx < 0)
+            return HPK_OK;
+    }
     dnnl_dims_t sd, wd, bd = {M}, dd, st = {win.sh, win.sw}, dl = {win.dh - 1, win.dw - 1}, pl = {win.pt, win.pl},
                                       pr = {win.pb, win.pr};
     int wnd = G > 1 ? 5 : 4;
@@ -166,97 +254,119 @@ fail:
     return rc;
 }
 
-/* ---- BatchNormalizationGrad: oneDNN batch normalization backward (batch statistics) ------------------------ */
+/* ---- BatchNormalizationGrad: by hand, sums in double ---------------------------------------------------------
+ * dX = scale·inv/M · (M·dY − Σ dY − x̂·Σ dY·x̂), dScale = Σ dY·x̂, dBias = Σ dY, x̂ = (X − mean)·inv, over M = N·S
+ * elements per channel. oneDNN's backward sums in float32, and the formula cancels: with per-tensor updates
+ * compared to PyTorch in float64 (tests/py/torch_step.py) its error is about twice PyTorch's float32 one. Works
+ * on the plain layout and on channel-blocked ones (nChw8c, nChw16c: the forward convolutions' outputs) in place. */
+
+typedef struct bng_data {
+    int64_t n, c, s, blk; /* blk 0: plain [N, C, S]; else [N, ceil(C/blk), S, blk] */
+    double eps;
+} bng_data;
+
+static inline size_t bng_at(const bng_data *d, int64_t n, int64_t c, int64_t i)
+{
+    return od_nc_at(d->c, d->s, d->blk, n, c, i);
+}
+
+static int bn_grad_kernel(be_plan *p, const od_step *st, hpk_err *err)
+{
+    (void)err;
+    const bng_data *d = st->data;
+    const float *dy = od_ptr(p, od_arg_mem(st, 0)), *x = od_ptr(p, od_arg_mem(st, 1));
+    const float *scale = od_ptr(p, od_arg_mem(st, 2)), *mean = od_ptr(p, od_arg_mem(st, 3)),
+                *var = od_ptr(p, od_arg_mem(st, 4));
+    int mx = od_arg_mem(st, 5), ms = od_arg_mem(st, 6), mb = od_arg_mem(st, 7);
+    float *dx = mx >= 0 ? od_ptr(p, mx) : NULL, *dscale = ms >= 0 ? od_ptr(p, ms) : NULL,
+          *dbias = mb >= 0 ? od_ptr(p, mb) : NULL;
+    int64_t cpad = d->blk ? (d->c + d->blk - 1) / d->blk * d->blk : d->c;
+    double M = (double)(d->n * d->s);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int64_t c = 0; c < cpad; c++) {
+        if (c >= d->c) { /* the blocked layout's padding channels stay zero */
+            if (dx)
+                for (int64_t n = 0; n < d->n; n++)
+                    for (int64_t i = 0; i < d->s; i++)
+                        dx[bng_at(d, n, c, i)] = 0.0f;
+            continue;
+        }
+        double inv = 1.0 / sqrt((double)var[c] + d->eps), mu = mean[c], sdy = 0, sdyx = 0;
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t i = 0; i < d->s; i++) {
+                size_t at = bng_at(d, n, c, i);
+                sdy += dy[at];
+                sdyx += dy[at] * ((x[at] - mu) * inv);
+            }
+        if (dbias)
+            dbias[c] = (float)sdy;
+        if (dscale)
+            dscale[c] = (float)sdyx;
+        if (!dx)
+            continue;
+        double k1 = scale[c] * inv / M;
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t i = 0; i < d->s; i++) {
+                size_t at = bng_at(d, n, c, i);
+                double xhat = (x[at] - mu) * inv;
+                dx[at] = (float)(k1 * (M * dy[at] - sdy - xhat * sdyx));
+            }
+    }
+    return HPK_OK;
+}
 
 int od_op_BatchNormalizationGrad(be_plan *p, int ni)
 {
     const ir_node *n = &p->g->nodes[ni];
     int dy = n->in[0], x = n->in[1], rc;
-    float eps = ir_attr_float(n, "epsilon", 1e-5f);
-    int xm;
+    const ir_shape *xs = &p->shapes[x];
+    int xm, dym;
     if ((rc = od_value_mem(p, x, ni, &xm)))
         return rc;
-    const ir_shape *xs = &p->shapes[x];
-    dnnl_memory_desc_t md = p->mem[xm].md;
-    if (xs->rank > 5 || xs->rank < 2) {
-        /* fold trailing spatial dims of the plain tensors: [N, C, S] */
-        ir_shape s3 = {3, {xs->d[0], xs->rank > 1 ? xs->d[1] : 1, 1}};
-        for (int i = 2; i < xs->rank; i++)
-            s3.d[2] *= xs->d[i];
+    int64_t blk = p->mem[xm].has_md ? od_md_channel_block(&p->mem[xm].md) : -1;
+    if (blk < 0) {
         if ((rc = od_input_plain(p, x, ni, &xm)))
             return rc;
-        od_md_plain(&md, &s3, IR_DT_F32);
-        if ((xm = od_mem_view(p, xm, &md, &s3)) < 0)
-            return HPK_ENOMEM;
+        blk = 0;
     }
-    unsigned flags = dnnl_use_scale | dnnl_use_shift;
-    dnnl_batch_normalization_desc_t fd, bd;
-    dnnl_primitive_desc_t fpd = NULL, pd = NULL;
-    dnnl_status_t s = dnnl_batch_normalization_forward_desc_init(&fd, dnnl_forward_training, &md, eps, flags);
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(&fpd, &fd, NULL, p->eng, NULL);
-    if (s == dnnl_success)
-        s = dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &md, &md, eps, flags);
-    if (s == dnnl_success) {
-        dnnl_primitive_attr_t attr;
-        if ((rc = od_attr_new(p, &attr, ni))) {
-            dnnl_primitive_desc_destroy(fpd);
+    dnnl_memory_desc_t md = p->mem[xm].md;
+    bng_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    d->n = xs->d[0];
+    d->c = xs->rank > 1 ? xs->d[1] : 1;
+    d->s = 1;
+    for (int i = 2; i < xs->rank; i++)
+        d->s *= xs->d[i];
+    d->blk = blk;
+    d->eps = ir_attr_float(n, "epsilon", 1e-5f);
+    od_arg args[8];
+    int na = 0, m;
+    if ((rc = od_input_as(p, dy, ni, &md, &dym))) {
+        free(d);
+        return rc;
+    }
+    args[na++] = (od_arg){0, dym};
+    args[na++] = (od_arg){1, xm};
+    for (int j = 2; j < 5; j++) {
+        if ((rc = od_input_plain(p, n->in[j], ni, &m))) {
+            free(d);
             return rc;
         }
-        s = dnnl_primitive_desc_create(&pd, &bd, attr, p->eng, fpd);
-        dnnl_primitive_attr_destroy(attr);
+        args[na++] = (od_arg){j, m};
     }
-    if (fpd)
-        dnnl_primitive_desc_destroy(fpd);
-    if (s != dnnl_success)
-        return od_dnnl_fail(p, s, ni, "batch normalization backward");
-    int dym, sm, mm, vm, outs[3];
-    bool folded = xs->rank > 5 || xs->rank < 2;
-    if (folded) {
-        int t;
-        if ((rc = od_input_plain(p, dy, ni, &t)) || (dym = od_mem_view(p, t, &md, NULL)) < 0) {
-            dnnl_primitive_desc_destroy(pd);
-            return rc ? rc : HPK_ENOMEM;
+    for (int j = 0; j < 3 && j < n->n_out; j++) {
+        if (n->out[j] < 0)
+            continue;
+        if ((rc = od_output_new(p, n->out[j], j == 0 ? &md : NULL, &m))) {
+            free(d);
+            return rc;
         }
-    } else if ((rc = od_input_as(p, dy, ni, &md, &dym))) {
-        dnnl_primitive_desc_destroy(pd);
-        return rc;
+        args[na++] = (od_arg){5 + j, m};
     }
-    if ((rc = od_input_plain(p, n->in[2], ni, &sm)) || (rc = od_input_plain(p, n->in[3], ni, &mm)) ||
-        (rc = od_input_plain(p, n->in[4], ni, &vm))) {
-        dnnl_primitive_desc_destroy(pd);
-        return rc;
-    }
-    for (int j = 0; j < 3; j++) {
-        int v = j < n->n_out ? n->out[j] : -1;
-        const dnnl_memory_desc_t *omd = j == 0 && !folded ? &md : NULL;
-        if (v >= 0) {
-            if ((rc = od_output_new(p, v, omd, &outs[j]))) {
-                dnnl_primitive_desc_destroy(pd);
-                return rc;
-            }
-            if (j == 0 && folded && (outs[0] = od_mem_view(p, outs[0], &md, NULL)) < 0) {
-                dnnl_primitive_desc_destroy(pd);
-                return HPK_ENOMEM;
-            }
-        } else { /* not requested: a scratch buffer all the same */
-            ir_shape cs = {1, {xs->d[1]}};
-            dnnl_memory_desc_t cmd;
-            od_md_plain(&cmd, &cs, IR_DT_F32);
-            const dnnl_memory_desc_t *use = j == 0 ? &md : &cmd;
-            int st = od_storage_new(p, OD_ST_ARENA, od_md_size(use), "unused gradient");
-            if (st < 0 || (outs[j] = od_mem_new(p, st, 0, use, IR_DT_F32, NULL)) < 0) {
-                dnnl_primitive_desc_destroy(pd);
-                return HPK_ENOMEM;
-            }
-            p->st[st].last_node = ni;
-        }
-    }
-    /* oneDNN 2.6 checks for a SHIFT argument in the backward pass too; it does not read it: the scale stands in */
-    od_arg args[9] = {{DNNL_ARG_SRC, xm},        {DNNL_ARG_DIFF_DST, dym},      {DNNL_ARG_SCALE, sm},
-                      {DNNL_ARG_SHIFT, sm},      {DNNL_ARG_MEAN, mm},           {DNNL_ARG_VARIANCE, vm},
-                      {DNNL_ARG_DIFF_SRC, outs[0]}, {DNNL_ARG_DIFF_SCALE, outs[1]}, {DNNL_ARG_DIFF_SHIFT, outs[2]}};
-    return od_step_prim(p, ni, pd, args, 9, false);
+    return od_step_kernel(p, ni, bn_grad_kernel, d, args, na, false, "hpk:bn_grad");
 }
 
 /* ---- pooling gradients (plain NCHW, the reference's tie-breaking and divisors) ------------------------------ */

@@ -38,6 +38,38 @@ static int running_kernel(be_plan *p, const od_step *s, hpk_err *err)
     return HPK_OK;
 }
 
+/* batch statistics in double: mean and the biased variance per channel (two passes) */
+typedef struct bstat_data {
+    int64_t n, c, s, blk;
+} bstat_data;
+
+static int batch_stats_kernel(be_plan *p, const od_step *st, hpk_err *err)
+{
+    (void)err;
+    const bstat_data *d = st->data;
+    const float *x = od_ptr(p, st->args[0].mem);
+    float *mean = od_ptr(p, st->args[1].mem), *var = od_ptr(p, st->args[2].mem);
+    double cnt = (double)(d->n * d->s);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int64_t c = 0; c < d->c; c++) {
+        double m = 0, v = 0;
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t i = 0; i < d->s; i++)
+                m += x[od_nc_at(d->c, d->s, d->blk, n, c, i)];
+        m = cnt > 0 ? m / cnt : 0;
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t i = 0; i < d->s; i++) {
+                double t = x[od_nc_at(d->c, d->s, d->blk, n, c, i)] - m;
+                v += t * t;
+            }
+        mean[c] = (float)m;
+        var[c] = (float)(cnt > 0 ? v / cnt : 0);
+    }
+    return HPK_OK;
+}
+
 int od_op_BatchNormalization(be_plan *p, int ni)
 {
     const ir_graph *g = p->g;
@@ -62,7 +94,9 @@ int od_op_BatchNormalization(be_plan *p, int ni)
         if ((xm = od_mem_view(p, pmx, &md, &s3)) < 0)
             return HPK_ENOMEM;
     }
-    unsigned flags = dnnl_use_scale | dnnl_use_shift | (training ? 0u : (unsigned)dnnl_use_global_stats);
+    /* training: the batch statistics come from a kernel that sums in double (oneDNN's are float32), then the
+     * normalization runs with them as given statistics */
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (unsigned)dnnl_use_global_stats;
     dnnl_batch_normalization_desc_t bd;
     dnnl_primitive_desc_t pd;
     dnnl_status_t s = dnnl_batch_normalization_forward_desc_init(
@@ -112,6 +146,25 @@ int od_op_BatchNormalization(be_plan *p, int ni)
         }
         args[na++] = (od_arg){DNNL_ARG_MEAN, bmean};
         args[na++] = (od_arg){DNNL_ARG_VARIANCE, bvar};
+        int sx = xm;
+        int64_t blk = od_md_channel_block(&md);
+        if (blk < 0 && (rc = od_input_plain(p, x, ni, &sx))) {
+            dnnl_primitive_desc_destroy(pd);
+            return rc;
+        }
+        bstat_data *bs = malloc(sizeof *bs);
+        if (!bs) {
+            dnnl_primitive_desc_destroy(pd);
+            return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+        }
+        bs->n = s3.d[0], bs->c = s3.d[1], bs->s = 1, bs->blk = blk < 0 ? 0 : blk;
+        for (int i = 2; i < p->shapes[x].rank; i++)
+            bs->s *= p->shapes[x].d[i];
+        od_arg sa[3] = {{0, sx}, {1, bmean}, {2, bvar}};
+        if ((rc = od_step_kernel(p, ni, batch_stats_kernel, bs, sa, 3, false, "hpk:bn_batch_stats"))) {
+            dnnl_primitive_desc_destroy(pd);
+            return rc;
+        }
     }
     if ((rc = od_step_prim(p, ni, pd, args, na, false)))
         return rc;

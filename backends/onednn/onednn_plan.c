@@ -185,6 +185,25 @@ size_t od_md_size(const dnnl_memory_desc_t *md) { return dnnl_memory_desc_get_si
 
 bool od_md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) { return dnnl_memory_desc_equal(a, b) != 0; }
 
+/* 0: the plain layout; B: a dense layout blocking only the channels by B (aBcd8b, aBc16b...); -1: neither */
+int64_t od_md_channel_block(const dnnl_memory_desc_t *md)
+{
+    if (od_md_is_plain(md))
+        return 0;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (md->format_kind != dnnl_blocked || b->inner_nblks != 1 || b->inner_idxs[0] != 1 || md->offset0 != 0)
+        return -1;
+    int64_t B = b->inner_blks[0], st = B;
+    for (int i = md->ndims - 1; i >= 2; i--) { /* spatial dims dense inside, then the channel blocks, then N */
+        if (b->strides[i] != st)
+            return -1;
+        st *= md->padded_dims[i];
+    }
+    if (b->strides[1] != st || b->strides[0] != st * (md->padded_dims[1] / B))
+        return -1;
+    return B;
+}
+
 static size_t mem_bytes(const be_plan *p, int mem)
 {
     const od_mem *m = &p->mem[mem];
@@ -381,6 +400,7 @@ static int step_new(be_plan *p, int node, const od_arg *args, int nargs, int ext
     od_step *s = &p->steps[p->n_steps];
     memset(s, 0, sizeof *s);
     s->node = node;
+    s->threads = p->cur_threads;
     s->args = calloc((size_t)(nargs + extra + 1), sizeof *s->args);
     if (!s->args)
         return od_fail(p, HPK_ENOMEM, node, "out of memory planning steps");
@@ -961,7 +981,26 @@ static int finalize(be_plan *p)
     return HPK_OK;
 }
 
+static int exec_step_on(be_plan *p, od_step *s);
+
+/* runs a step, single-threaded if it was built so (no parallel region: nothing to wait for) */
 static int exec_step(be_plan *p, od_step *s)
+{
+#ifdef _OPENMP
+    if (s->threads > 0) {
+        int nthr = omp_get_max_threads();
+        if (nthr != s->threads) {
+            omp_set_num_threads(s->threads);
+            int rc = exec_step_on(p, s);
+            omp_set_num_threads(nthr);
+            return rc;
+        }
+    }
+#endif
+    return exec_step_on(p, s);
+}
+
+static int exec_step_on(be_plan *p, od_step *s)
 {
     if (s->prim) {
         dnnl_status_t ds = dnnl_primitive_execute(s->prim, p->strm, s->nargs, s->xargs);
@@ -1000,6 +1039,42 @@ static void set_threads(const be_plan *p)
 #else
     (void)p;
 #endif
+}
+
+/* A node whose work is too small to share between threads: a parallel region would cost more than it saves,
+ * and on a loaded machine each region may wait a scheduler tick for a preempted thread (squeeze-excitation
+ * 1x1 convolutions on [N, C, 1, 1], small classifiers...). */
+static bool node_is_small(const be_plan *p, int ni)
+{
+    const ir_graph *g = p->g;
+    const ir_node *n = &g->nodes[ni];
+    double bytes = 0, macs = 0, outn = 0;
+    if (ir_op_table[n->op].flags & IR_OPF_INTERNAL)
+        return false; /* the training graph's backward ops keep the plan's threads */
+    for (int j = 0; j < n->n_in; j++) {
+        size_t c;
+        int v = n->in[j];
+        if (v >= 0 && !g->values[v].init && !ir_shape_numel(&p->shapes[v], &c))
+            bytes += (double)c * (double)ir_dtype_size(p->dtypes[v]);
+    }
+    for (int j = 0; j < n->n_out; j++) {
+        size_t c;
+        int v = n->out[j];
+        if (v >= 0 && !ir_shape_numel(&p->shapes[v], &c)) {
+            bytes += (double)c * (double)ir_dtype_size(p->dtypes[v]);
+            if (j == 0)
+                outn = (double)c;
+        }
+    }
+    const ir_shape *w = n->n_in > 1 && n->in[1] >= 0 ? &p->shapes[n->in[1]] : NULL;
+    if (n->op == IR_OP_Conv && w && w->rank == 4)
+        macs = outn * (double)(w->d[1] * w->d[2] * w->d[3]);
+    else if ((n->op == IR_OP_Gemm || n->op == IR_OP_MatMul) && n->in[0] >= 0 && p->shapes[n->in[0]].rank >= 1) {
+        const ir_shape *a = &p->shapes[n->in[0]];
+        bool ta = n->op == IR_OP_Gemm && ir_attr_int(n, "transA", 0);
+        macs = outn * (double)(ta && a->rank == 2 ? a->d[0] : a->d[a->rank - 1]);
+    }
+    return bytes <= 256.0 * 1024 && macs <= 2e6;
 }
 
 static int plan_build(ir_graph *g, const be_options *opt, const ir_shape *input_shapes, be_plan **out, hpk_err *err)
@@ -1077,7 +1152,22 @@ static int plan_build(ir_graph *g, const be_options *opt, const ir_shape *input_
     for (int i = 0; i < g->n_nodes; i++) {
         if (p->absorbed[i])
             continue;
-        if ((rc = od_builders[g->nodes[i].op](p, i))) {
+#ifdef _OPENMP
+        int nthr = omp_get_max_threads();
+        bool small = nthr > 1 && node_is_small(p, i);
+        if (small) { /* created single-threaded (oneDNN sizes its work split at creation) */
+            omp_set_num_threads(1);
+            p->cur_threads = 1;
+        }
+#endif
+        rc = od_builders[g->nodes[i].op](p, i);
+#ifdef _OPENMP
+        if (small) {
+            omp_set_num_threads(nthr);
+            p->cur_threads = 0;
+        }
+#endif
+        if (rc) {
             plan_free(p);
             return rc;
         }

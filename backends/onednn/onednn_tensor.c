@@ -1,4 +1,4 @@
-/* onednn_tensor.c — reshape-likes as zero-copy views, Identity, Dropout, Constant, Concat, ReduceMean. */
+/* onednn_tensor.c — reshape-likes as zero-copy views, Identity, Dropout, Constant, Concat, ReduceMean/SumSquare. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
