@@ -19,8 +19,9 @@ static int gemm(ir_grad_ctx *c, const char *tag, int a, int b, int ta, int tb, f
 /* Y = α·op(A)·op(B) [+ β·C] */
 static int gemm_rule(ir_grad_ctx *c, int ta, int tb, float alpha, float beta)
 {
-    const ir_node *n = ad_node(c);
-    int a = n->in[0], b = n->in[1], dy = c->dy[0];
+    /* ids only: emitting nodes moves g->nodes */
+    int a = ad_node(c)->in[0], b = ad_node(c)->in[1], dy = c->dy[0];
+    int cin = ad_node(c)->n_in > 2 ? ad_node(c)->in[2] : -1;
     if (c->need[0]) {
         /* dop(A) = α·dY·op(B)ᵀ; dA = dop(A) or its transpose */
         c->dx[0] = !ta ? gemm(c, "da", dy, b, 0, !tb, alpha) : gemm(c, "da", b, dy, tb, 1, alpha);
@@ -33,8 +34,8 @@ static int gemm_rule(ir_grad_ctx *c, int ta, int tb, float alpha, float beta)
         if (c->dx[1] < 0)
             return c->err->code ? c->err->code : HPK_ENOMEM;
     }
-    if (n->n_in > 2 && c->need[2]) {
-        int in[2] = {dy, n->in[2]}, s;
+    if (cin >= 0 && c->need[2]) {
+        int in[2] = {dy, cin}, s;
         if (ad_emit(c, IR_OP_SumToShape, "dc", in, 2, &s, 1, NULL) < 0)
             return c->err->code;
         if (beta != 1.0f) {

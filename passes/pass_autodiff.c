@@ -159,9 +159,9 @@ int pass_autodiff(ir_graph *g, const ad_loss *losses, int n_losses, hpk_err *err
         }
         if ((rc = op->grad(&c)))
             goto done;
-        n = &g->nodes[i];
-        for (int j = 0; j < n->n_in; j++)
-            if (c.dx[j] >= 0 && c.need[j] && (rc = accumulate(g, acc, n->in[j], c.dx[j], err)))
+        /* accumulate() adds nodes: g->nodes may move, so index it afresh every time */
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (c.dx[j] >= 0 && c.need[j] && (rc = accumulate(g, acc, g->nodes[i].in[j], c.dx[j], err)))
                 goto done;
     }
     for (int v = 0; v < nv0; v++) {

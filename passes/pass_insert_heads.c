@@ -244,7 +244,7 @@ static int stage_head(ir_graph *g, const char *name, int x, const head_params *p
     char prefix[256];
     snprintf(prefix, sizeof prefix, "head/%s", name);
     hb b = {g, prefix, IR_VAL_HEAD, err, 0};
-    const ir_shape *xs = &g->values[x].shape;
+    const ir_shape xshape = g->values[x].shape, *xs = &xshape; /* a copy: adding values moves g->values */
     int f = x;
     if (xs->rank == 4) {
         int pooled = hb_unary(&b, p->max_pool ? IR_OP_GlobalMaxPool : IR_OP_GlobalAveragePool, "pooled", x);
