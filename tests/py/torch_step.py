@@ -5,10 +5,11 @@ usage: torch_step.py HPK WORKDIR FAMILY BACKEND
 The model (dropout 0, randomized BN statistics and affine parameters so nothing is trivially equal) is exported
 to ONNX with its BatchNormalization nodes, trained one step by `hpk train --onnx` (plain cross-entropy, constant
 lr, momentum, weight decay) and by torch.optim.SGD; every updated parameter and BN running statistic of hpk's
-export must agree with PyTorch's, per tensor: ‖Δhpk − Δtorch‖₂ ≤ 1e-4·(‖Δtorch‖₂ + 4ε‖p‖₂) for the updates (the
+export must agree with PyTorch's, per tensor: ‖Δhpk − Δtorch‖₂ ≤ t·(‖Δtorch‖₂ + 4ε‖p‖₂) for the updates (the
 second term is float32's own rounding of the stored parameter: some BN biases move by 1e-6 from weight decay
 alone) and the same bound elementwise at 1e-3 (a ReLU6 input that lands within float32 noise of 0 or 6 flips its
-derivative: float32 and float64 disagree on such single elements), 1e-4 relative for the running statistics. PyTorch runs the step in float64 as the reference (its float32
+derivative: float32 and float64 disagree on such single elements), t relative for the running statistics, where
+t = max(1e-4, 1.5 × the same error of PyTorch's own float32 step on that tensor). PyTorch runs the step in float64 as the reference (its float32
 step is reported beside it: float32 accumulation order alone differs by ~1e-4 between libraries)."""
 import copy
 import os, subprocess, sys, warnings
@@ -95,8 +96,11 @@ for k, v in after.items():
         emax = np.abs((h - b) - dt).max() / smax
     n += 1
     worst, worst32 = max(worst, e), max(worst32, e32)
-    if e > 1e-4 or emax > 1e-3:
-        print(f"FAIL {k}: relative difference {e:.2e} (elementwise {emax:.2e})"); bad += 1
+    # 1e-4, or float32's own noise on this tensor if larger: hpk must be as close to the exact step as PyTorch's
+    # float32 step is (with 1.5x slack), which for BN statistics over a few thousand values is ~1e-4 itself
+    tol = max(1e-4, 1.5 * e32)
+    if e > tol or emax > 1e-3:
+        print(f"FAIL {k}: relative difference {e:.2e} (elementwise {emax:.2e}; PyTorch float32: {e32:.2e})"); bad += 1
 print(f"{family} [{backend}]: {n} tensors compared after one SGD step (loss {loss:.4f}); worst relative "
-      f"difference to PyTorch (float64) {worst:.2e}, {bad} over 1e-4; PyTorch's own float32 step: {worst32:.2e}")
+      f"difference to PyTorch (float64) {worst:.2e}, {bad} over tolerance; PyTorch's own float32 step: {worst32:.2e}")
 sys.exit(1 if bad else 0)
