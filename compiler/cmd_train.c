@@ -30,7 +30,7 @@ int cmd_train(int argc, char **argv, const cli_cmd *self)
         {"--head-kind", CLI_STR, &kind, "KIND", "poly (default) | linear | rbf"},
         {"--degree", CLI_INT, &degree, "D", "polynomial degree d (default 2)"},
         {"--coef", CLI_DOUBLE, &coef, "C", "polynomial offset c (default 1)"},
-        {"--scale", CLI_DOUBLE, &scale, "S", "logit scale s (default 8, for normalized features)"},
+        {"--scale", CLI_DOUBLE, &scale, "S", "logit scale s (default 2, for L2-normalized features and prototypes)"},
         {"--gamma", CLI_DOUBLE, &gamma, "G", "RBF bandwidth γ (default 1)"},
         {"--no-normalize", CLI_BOOL, &no_normalize, NULL, "do not L2-normalize head features and prototypes"},
         {"--pool", CLI_STR, &pool, "avg|max", "head pooling (default avg)"},

@@ -30,7 +30,7 @@ typedef struct head_params {
 
 #define HEADS_MAX 8
 /* The default scale s for normalized features (see the README's head-defaults experiment for the evidence). */
-#define HEAD_DEFAULT_SCALE 8.0f
+#define HEAD_DEFAULT_SCALE 2.0f
 
 typedef struct heads_config {
     const char *names[HEADS_MAX]; /* stage names or tensor names; "fc" = the classifier */

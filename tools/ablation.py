@@ -10,7 +10,9 @@ in OUT/results.md, OUT/results.csv and a plot OUT/results.png.
   Table 1  plain cross-entropy vs the default heads (fc, stage5, stage4, poly d=2 c=1)
   Table 3  head sets and logit kinds: fc only, +stage5, +stage4, +stage3; linear ("CE") and rbf heads
   Table 4  polynomial kernel d ∈ {2, 3} × c ∈ {0.5, 0.8, 1}
-  Table 5  head pooling: average vs max"""
+  Table 5  head pooling: average vs max
+  Table D  hpk's defaults: the scale s of normalized heads (1, 2, 4, 8, 16) and the paper's unnormalized form
+           (which diverges: its NaN is reported as a failed run, top-1 0)"""
 import argparse, csv, json, os, statistics, subprocess, sys, time
 
 ap = argparse.ArgumentParser()
@@ -45,6 +47,10 @@ if "4" in tables:
     for d in ("2", "3"):
         for c in ("0.5", "0.8", "1"):
             configs.append(("4", f"poly d={d} c={c}", ["--heads", HEADS, "--degree", d, "--coef", c]))
+if "D" in tables:
+    configs += [("D", "cross-entropy (no heads)", ["--heads", ""]),
+                ("D", "unnormalized f and w, s=1 (the paper's form)", ["--heads", HEADS, "--no-normalize", "--scale", "1"])]
+    configs += [("D", f"normalized, s={s}", ["--heads", HEADS, "--scale", s]) for s in ("1", "2", "4", "8", "16")]
 if "5" in tables:
     configs += [("5", "average pooling", ["--heads", HEADS, "--pool", "avg"]),
                 ("5", "max pooling", ["--heads", HEADS, "--pool", "max"])]
@@ -70,6 +76,11 @@ def train_and_eval(flags, seed):
            "--batch", a.batch, "--seed", seed, "--threads", a.threads, "--out", rundir, "--quiet"] + flags + a.extra.split()
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode == 1 and ("NaN" in r.stderr or "Inf" in r.stderr):  # a diverged run is a result, not an error
+        res = {"top1": 0.0, "diverged": r.stderr.strip(), "train_seconds": time.time() - t0}
+        json.dump(res, open(done, "w"))
+        print(f"  {key}: diverged: {r.stderr.strip()}", flush=True)
+        return 0.0
     if r.returncode:
         sys.exit(f"ablation: {' '.join(cmd)} failed:\n{r.stderr}")
     r = subprocess.run([a.hpk, "eval", rundir, "--data", a.val, "--json", "--threads", a.threads],
