@@ -24,7 +24,7 @@ ap.add_argument("--width", default="0.5")
 ap.add_argument("--epochs", default="3")
 ap.add_argument("--batch", default="128")
 ap.add_argument("--seeds", default="1,2,3")
-ap.add_argument("--tables", default="1,3,4,5")
+ap.add_argument("--tables", default="1,3,4,5,D")
 ap.add_argument("--threads", default="2")
 ap.add_argument("--extra", default="", help="more hpk train flags, e.g. '--scale 8'")
 ap.add_argument("--out", default="ablation")
@@ -46,13 +46,15 @@ if "3" in tables:
 if "4" in tables:
     for d in ("2", "3"):
         for c in ("0.5", "0.8", "1"):
-            configs.append(("4", f"poly d={d} c={c}", ["--heads", HEADS, "--degree", d, "--coef", c]))
+            flags = ["--heads", HEADS] if (d, c) == ("2", "1") else ["--heads", HEADS, "--degree", d, "--coef", c]
+            configs.append(("4", f"poly d={d} c={c}", flags))
 if "D" in tables:
     configs += [("D", "cross-entropy (no heads)", ["--heads", ""]),
                 ("D", "unnormalized f and w, s=1 (the paper's form)", ["--heads", HEADS, "--no-normalize", "--scale", "1"])]
-    configs += [("D", f"normalized, s={s}", ["--heads", HEADS, "--scale", s]) for s in ("1", "2", "4", "8", "16")]
+    configs += [("D", f"normalized, s={s}", ["--heads", HEADS] + ([] if s == "2" else ["--scale", s]))
+                for s in ("1", "2", "4", "8", "16")]
 if "5" in tables:
-    configs += [("5", "average pooling", ["--heads", HEADS, "--pool", "avg"]),
+    configs += [("5", "average pooling", ["--heads", HEADS]),
                 ("5", "max pooling", ["--heads", HEADS, "--pool", "max"])]
 
 os.makedirs(a.out, exist_ok=True)
