@@ -154,14 +154,16 @@ int od_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
 /* 0 for the plain layout; B for a dense layout that blocks only the channels (dim 1) by B, as oneDNN's
  * convolutions produce (nChw8c...); -1 for anything else. */
 int64_t od_md_channel_block(const dnnl_memory_desc_t *md);
-/* Element offset of (n, c, i) in a [N, C, S] tensor, plain (blk 0) or channel-blocked by blk. */
-static inline size_t od_nc_at(int64_t C, int64_t S, int64_t blk, int64_t n, int64_t c, int64_t i)
-{
-    if (!blk)
-        return (size_t)((n * C + c) * S + i);
-    int64_t cb = (C + blk - 1) / blk;
-    return (size_t)(((n * cb + c / blk) * S + i) * blk + c % blk);
-}
+/* A [N, C, S] tensor in the plain layout (blk 0) or channel-blocked by blk: [N, ceil(C/blk), S, blk], the padding
+ * channels of the last block zero. Sums run over (sample, channel-block) tiles, each one contiguous run, in
+ * double, reduced over the samples in a fixed order (the result does not depend on the thread count). */
+typedef struct od_nc {
+    int64_t n, c, s, blk;
+} od_nc;
+/* Per channel c: sa[c] = Σ (a − ka[c]) and, when sab, sab[c] = Σ (a − ka[c])·(b − kb[c]); a NULL shift is 0.
+ * HPK_OK or HPK_ENOMEM. */
+int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b, const double *kb, double *sa,
+               double *sab);
 size_t od_md_size(const dnnl_memory_desc_t *md);
 bool od_md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 

@@ -261,18 +261,22 @@ fail:
  * on the plain layout and on channel-blocked ones (nChw8c, nChw16c: the forward convolutions' outputs) in place. */
 
 typedef struct bng_data {
-    int64_t n, c, s, blk; /* blk 0: plain [N, C, S]; else [N, ceil(C/blk), S, blk] */
+    od_nc g;
     double eps;
 } bng_data;
 
-static inline size_t bng_at(const bng_data *d, int64_t n, int64_t c, int64_t i)
+/* dx of one (sample, channel-block) tile: co holds per padded channel k1·M, −k1·inv·Σdy·x̂, −k1·Σdy and the mean */
+static inline __attribute__((always_inline)) void bng_tile(const float *dy, const float *x, float *dx, int64_t s,
+                                                           int64_t blk, const double *a, const double *b,
+                                                           const double *c0, const double *mu)
 {
-    return od_nc_at(d->c, d->s, d->blk, n, c, i);
+    for (int64_t i = 0; i < s; i++)
+        for (int64_t j = 0; j < blk; j++)
+            dx[i * blk + j] = (float)(a[j] * dy[i * blk + j] + b[j] * ((double)x[i * blk + j] - mu[j]) + c0[j]);
 }
 
 static int bn_grad_kernel(be_plan *p, const od_step *st, hpk_err *err)
 {
-    (void)err;
     const bng_data *d = st->data;
     const float *dy = od_ptr(p, od_arg_mem(st, 0)), *x = od_ptr(p, od_arg_mem(st, 1));
     const float *scale = od_ptr(p, od_arg_mem(st, 2)), *mean = od_ptr(p, od_arg_mem(st, 3)),
@@ -280,40 +284,46 @@ static int bn_grad_kernel(be_plan *p, const od_step *st, hpk_err *err)
     int mx = od_arg_mem(st, 5), ms = od_arg_mem(st, 6), mb = od_arg_mem(st, 7);
     float *dx = mx >= 0 ? od_ptr(p, mx) : NULL, *dscale = ms >= 0 ? od_ptr(p, ms) : NULL,
           *dbias = mb >= 0 ? od_ptr(p, mb) : NULL;
-    int64_t cpad = d->blk ? (d->c + d->blk - 1) / d->blk * d->blk : d->c;
-    double M = (double)(d->n * d->s);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
-#endif
-    for (int64_t c = 0; c < cpad; c++) {
-        if (c >= d->c) { /* the blocked layout's padding channels stay zero */
-            if (dx)
-                for (int64_t n = 0; n < d->n; n++)
-                    for (int64_t i = 0; i < d->s; i++)
-                        dx[bng_at(d, n, c, i)] = 0.0f;
-            continue;
-        }
-        double inv = 1.0 / sqrt((double)var[c] + d->eps), mu = mean[c], sdy = 0, sdyx = 0;
-        for (int64_t n = 0; n < d->n; n++)
-            for (int64_t i = 0; i < d->s; i++) {
-                size_t at = bng_at(d, n, c, i);
-                sdy += dy[at];
-                sdyx += dy[at] * ((x[at] - mu) * inv);
-            }
-        if (dbias)
-            dbias[c] = (float)sdy;
-        if (dscale)
-            dscale[c] = (float)sdyx;
-        if (!dx)
-            continue;
-        double k1 = scale[c] * inv / M;
-        for (int64_t n = 0; n < d->n; n++)
-            for (int64_t i = 0; i < d->s; i++) {
-                size_t at = bng_at(d, n, c, i);
-                double xhat = (x[at] - mu) * inv;
-                dx[at] = (float)(k1 * (M * dy[at] - sdy - xhat * sdyx));
-            }
+    int64_t C = d->g.c, blk = d->g.blk ? d->g.blk : 1, nb = (C + blk - 1) / blk, cpad = nb * blk;
+    double M = (double)(d->g.n * d->g.s);
+    /* mu, sdy, sdyx (Σ dy·(x − mu), then ·inv), and the dx coefficients a, b, c0 per padded channel */
+    double *w = calloc((size_t)cpad * 6, sizeof *w);
+    if (!w)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory in BatchNormalizationGrad");
+    double *mu = w, *sdy = w + cpad, *sdyx = w + 2 * cpad, *ca = w + 3 * cpad, *cb = w + 4 * cpad,
+           *c0 = w + 5 * cpad;
+    for (int64_t c = 0; c < C; c++)
+        mu[c] = mean[c];
+    int rc = od_nc_sums(&d->g, dy, NULL, x, mu, sdy, sdyx);
+    if (rc) {
+        free(w);
+        return hpk_err_set(err, rc, "BatchNormalizationGrad: cannot sum this layout");
     }
+    for (int64_t c = 0; c < C; c++) {
+        double inv = 1.0 / sqrt((double)var[c] + d->eps), k1 = scale[c] * inv / M;
+        sdyx[c] *= inv;
+        if (dbias)
+            dbias[c] = (float)sdy[c];
+        if (dscale)
+            dscale[c] = (float)sdyx[c];
+        ca[c] = k1 * M, cb[c] = -k1 * inv * sdyx[c], c0[c] = -k1 * sdy[c]; /* padding channels: all 0, dx 0 */
+    }
+    if (dx) {
+        int64_t tiles = d->g.n * nb, run = d->g.s * blk;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (int64_t t = 0; t < tiles; t++) {
+            int64_t o = (t % nb) * blk;
+            if (blk == 16)
+                bng_tile(dy + t * run, x + t * run, dx + t * run, d->g.s, 16, ca + o, cb + o, c0 + o, mu + o);
+            else if (blk == 8)
+                bng_tile(dy + t * run, x + t * run, dx + t * run, d->g.s, 8, ca + o, cb + o, c0 + o, mu + o);
+            else
+                bng_tile(dy + t * run, x + t * run, dx + t * run, d->g.s, blk, ca + o, cb + o, c0 + o, mu + o);
+        }
+    }
+    free(w);
     return HPK_OK;
 }
 
@@ -326,7 +336,7 @@ int od_op_BatchNormalizationGrad(be_plan *p, int ni)
     if ((rc = od_value_mem(p, x, ni, &xm)))
         return rc;
     int64_t blk = p->mem[xm].has_md ? od_md_channel_block(&p->mem[xm].md) : -1;
-    if (blk < 0) {
+    if (blk < 0 || blk > 16) {
         if ((rc = od_input_plain(p, x, ni, &xm)))
             return rc;
         blk = 0;
@@ -335,12 +345,9 @@ int od_op_BatchNormalizationGrad(be_plan *p, int ni)
     bng_data *d = calloc(1, sizeof *d);
     if (!d)
         return od_fail(p, HPK_ENOMEM, ni, "out of memory");
-    d->n = xs->d[0];
-    d->c = xs->rank > 1 ? xs->d[1] : 1;
-    d->s = 1;
+    d->g = (od_nc){xs->d[0], xs->rank > 1 ? xs->d[1] : 1, 1, blk};
     for (int i = 2; i < xs->rank; i++)
-        d->s *= xs->d[i];
-    d->blk = blk;
+        d->g.s *= xs->d[i];
     d->eps = ir_attr_float(n, "epsilon", 1e-5f);
     od_arg args[8];
     int na = 0, m;
@@ -512,21 +519,26 @@ static int eltwise_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
 #ifdef _OPENMP
 #define EG_LOOP(expr)                                                                                         \
     {                                                                                                         \
-        _Pragma("omp parallel for simd schedule(static)") for (int64_t i = 0; i < n; i++) dx[i] = (expr);     \
+        _Pragma("omp parallel for simd schedule(static)") for (int64_t i = 0; i < n; i++) {                  \
+            const float g = dy[i];                                                                            \
+            dx[i] = (expr);                                                                                   \
+        }                                                                                                     \
     }                                                                                                         \
     break
 #else
 #define EG_LOOP(expr)                                                                                         \
-    for (int64_t i = 0; i < n; i++)                                                                           \
+    for (int64_t i = 0; i < n; i++) {                                                                         \
+        const float g = dy[i];                                                                                \
         dx[i] = (expr);                                                                                       \
+    }                                                                                                         \
     break
 #endif
-    case IR_OP_ReluGrad: EG_LOOP(v[i] > 0.0f ? dy[i] : 0.0f);
-    case IR_OP_SigmoidGrad: EG_LOOP(dy[i] * v[i] * (1.0f - v[i]));
-    case IR_OP_ClipGrad: EG_LOOP((v[i] > a && v[i] < b) ? dy[i] : 0.0f);
-    case IR_OP_HardSigmoidGrad: EG_LOOP((a * v[i] + b > 0.0f && a * v[i] + b < 1.0f) ? dy[i] * a : 0.0f);
-    case IR_OP_HardSwishGrad: EG_LOOP(v[i] < -3.0f ? 0.0f : (v[i] <= 3.0f ? dy[i] * (v[i] / 3.0f + 0.5f) : dy[i]));
-    case IR_OP_DropoutGrad: EG_LOOP(mask[i] ? dy[i] * a : 0.0f);
+    case IR_OP_ReluGrad: EG_LOOP(v[i] > 0.0f ? g : 0.0f);
+    case IR_OP_SigmoidGrad: EG_LOOP(g * v[i] * (1.0f - v[i]));
+    case IR_OP_ClipGrad: EG_LOOP((v[i] > a) & (v[i] < b) ? g : 0.0f);
+    case IR_OP_HardSigmoidGrad: EG_LOOP((a * v[i] + b > 0.0f) & (a * v[i] + b < 1.0f) ? g * a : 0.0f);
+    case IR_OP_HardSwishGrad: EG_LOOP(v[i] < -3.0f ? 0.0f : (v[i] <= 3.0f ? g * (v[i] / 3.0f + 0.5f) : g));
+    case IR_OP_DropoutGrad: EG_LOOP(mask[i] ? g * a : 0.0f);
     default: break;
 #undef EG_LOOP
     }

@@ -38,35 +38,112 @@ static int running_kernel(be_plan *p, const od_step *s, hpk_err *err)
     return HPK_OK;
 }
 
-/* batch statistics in double: mean and the biased variance per channel (two passes) */
+/* ---- per-channel sums over (sample, channel-block) tiles ---------------------------------------------------- */
+
+enum { NC_MAX_BLK = 16 };
+
+/* one tile: s positions × blk channels, contiguous; accumulators per channel in double */
+static inline __attribute__((always_inline)) void nc_tile_sums(const float *a, const float *b, int64_t s, int64_t blk,
+                                                               const double *ka, const double *kb, double *pa,
+                                                               double *pab)
+{
+    double acc_a[NC_MAX_BLK] = {0}, acc_ab[NC_MAX_BLK] = {0};
+    for (int64_t i = 0; i < s; i++)
+        for (int64_t j = 0; j < blk; j++) {
+            double da = (double)a[i * blk + j] - ka[j];
+            acc_a[j] += da;
+            acc_ab[j] += da * ((double)b[i * blk + j] - kb[j]);
+        }
+    for (int64_t j = 0; j < blk; j++)
+        pa[j] = acc_a[j], pab[j] = acc_ab[j];
+}
+
+/* the plain layout's tile is one channel's run of s values */
+static void nc_run_sums(const float *a, const float *b, int64_t s, double ka, double kb, double *pa, double *pab)
+{
+    double acc_a = 0, acc_ab = 0;
+#pragma omp simd reduction(+ : acc_a, acc_ab)
+    for (int64_t i = 0; i < s; i++) {
+        double da = (double)a[i] - ka;
+        acc_a += da;
+        acc_ab += da * ((double)b[i] - kb);
+    }
+    *pa = acc_a, *pab = acc_ab;
+}
+
+int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b, const double *kb, double *sa,
+               double *sab)
+{
+    int64_t blk = g->blk ? g->blk : 1, nb = (g->c + blk - 1) / blk, tiles = g->n * nb, run = g->s * blk;
+    if (blk > NC_MAX_BLK)
+        return HPK_EUNSUPPORTED;
+    double *part = malloc(sizeof(double) * (size_t)(tiles * blk * 2));
+    if (!part)
+        return HPK_ENOMEM;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t cb = t % nb;
+        double sha[NC_MAX_BLK] = {0}, shb[NC_MAX_BLK] = {0};
+        for (int64_t j = 0; j < blk && cb * blk + j < g->c; j++)
+            sha[j] = ka ? ka[cb * blk + j] : 0.0, shb[j] = kb ? kb[cb * blk + j] : 0.0;
+        const float *ta = a + t * run, *tb = b + t * run;
+        double *pa = part + t * blk * 2, *pab = pa + blk;
+        if (blk == 16)
+            nc_tile_sums(ta, tb, g->s, 16, sha, shb, pa, pab);
+        else if (blk == 8)
+            nc_tile_sums(ta, tb, g->s, 8, sha, shb, pa, pab);
+        else if (blk == 1)
+            nc_run_sums(ta, tb, g->s, sha[0], shb[0], pa, pab);
+        else
+            nc_tile_sums(ta, tb, g->s, blk, sha, shb, pa, pab);
+    }
+    for (int64_t c = 0; c < g->c; c++) {
+        int64_t cb = c / blk, j = c % blk;
+        double s1 = 0, s2 = 0;
+        for (int64_t n = 0; n < g->n; n++) {
+            const double *pa = part + (n * nb + cb) * blk * 2;
+            s1 += pa[j], s2 += pa[blk + j];
+        }
+        sa[c] = s1;
+        if (sab)
+            sab[c] = s2;
+    }
+    free(part);
+    return HPK_OK;
+}
+
+/* batch statistics in double: mean and the biased variance per channel, shifted by each channel's first value
+ * (one pass without the cancellation of Σx² − (Σx)²/M) */
 typedef struct bstat_data {
-    int64_t n, c, s, blk;
+    od_nc g;
 } bstat_data;
 
 static int batch_stats_kernel(be_plan *p, const od_step *st, hpk_err *err)
 {
-    (void)err;
     const bstat_data *d = st->data;
     const float *x = od_ptr(p, st->args[0].mem);
     float *mean = od_ptr(p, st->args[1].mem), *var = od_ptr(p, st->args[2].mem);
-    double cnt = (double)(d->n * d->s);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
-#endif
-    for (int64_t c = 0; c < d->c; c++) {
-        double m = 0, v = 0;
-        for (int64_t n = 0; n < d->n; n++)
-            for (int64_t i = 0; i < d->s; i++)
-                m += x[od_nc_at(d->c, d->s, d->blk, n, c, i)];
-        m = cnt > 0 ? m / cnt : 0;
-        for (int64_t n = 0; n < d->n; n++)
-            for (int64_t i = 0; i < d->s; i++) {
-                double t = x[od_nc_at(d->c, d->s, d->blk, n, c, i)] - m;
-                v += t * t;
-            }
-        mean[c] = (float)m;
-        var[c] = (float)(cnt > 0 ? v / cnt : 0);
+    int64_t C = d->g.c, blk = d->g.blk ? d->g.blk : 1;
+    double cnt = (double)(d->g.n * d->g.s);
+    double *k = malloc(sizeof(double) * (size_t)C * 3);
+    if (!k)
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory in BatchNormalization");
+    double *s1 = k + C, *s2 = s1 + C;
+    for (int64_t c = 0; c < C; c++) /* sample 0, position 0 of channel c */
+        k[c] = d->g.s > 0 ? x[(c / blk) * d->g.s * blk + c % blk] : 0.0;
+    int rc = od_nc_sums(&d->g, x, k, x, k, s1, s2);
+    if (rc) {
+        free(k);
+        return hpk_err_set(err, rc, "BatchNormalization: cannot sum this layout");
     }
+    for (int64_t c = 0; c < C; c++) {
+        double m = cnt > 0 ? s1[c] / cnt : 0, v = cnt > 0 ? s2[c] / cnt - m * m : 0;
+        mean[c] = (float)(k[c] + m);
+        var[c] = (float)(v > 0 ? v : 0);
+    }
+    free(k);
     return HPK_OK;
 }
 
@@ -148,6 +225,8 @@ int od_op_BatchNormalization(be_plan *p, int ni)
         args[na++] = (od_arg){DNNL_ARG_VARIANCE, bvar};
         int sx = xm;
         int64_t blk = od_md_channel_block(&md);
+        if (blk > NC_MAX_BLK)
+            blk = -1;
         if (blk < 0 && (rc = od_input_plain(p, x, ni, &sx))) {
             dnnl_primitive_desc_destroy(pd);
             return rc;
@@ -157,9 +236,9 @@ int od_op_BatchNormalization(be_plan *p, int ni)
             dnnl_primitive_desc_destroy(pd);
             return od_fail(p, HPK_ENOMEM, ni, "out of memory");
         }
-        bs->n = s3.d[0], bs->c = s3.d[1], bs->s = 1, bs->blk = blk < 0 ? 0 : blk;
+        bs->g = (od_nc){s3.d[0], s3.d[1], 1, blk < 0 ? 0 : blk};
         for (int i = 2; i < p->shapes[x].rank; i++)
-            bs->s *= p->shapes[x].d[i];
+            bs->g.s *= p->shapes[x].d[i];
         od_arg sa[3] = {{0, sx}, {1, bmean}, {2, bvar}};
         if ((rc = od_step_kernel(p, ni, batch_stats_kernel, bs, sa, 3, false, "hpk:bn_batch_stats"))) {
             dnnl_primitive_desc_destroy(pd);
