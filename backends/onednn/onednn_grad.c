@@ -98,6 +98,143 @@ static int conv1x1_dweights(be_plan *p, int ni, int dy, int x, int dw, int db, i
     return HPK_OK;
 }
 
+/* dW (and dB) of a depthwise convolution by hand, on the input's own layout (plain or channel-blocked): oneDNN
+ * 2.6 has a jit backward-weights kernel for 3x3 depthwise only and falls back to a generic gemm ~100x slower for
+ * MobileNetV3's 5x5 ones. Per (sample, channel-block) tile, rows accumulate in float and tiles in double; the
+ * tiles reduce over the samples in a fixed order. */
+typedef struct dwg_data {
+    int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, blk;
+} dwg_data;
+
+static inline __attribute__((always_inline)) void dwg_tile(const dwg_data *d, const float *x, const float *dy,
+                                                           double *acc, float *row, int64_t blk)
+{
+    int64_t K = d->kh * d->kw;
+    for (int64_t k = 0; k < K * blk; k++)
+        acc[k] = 0;
+    for (int64_t oh = 0; oh < d->oh; oh++) {
+        for (int64_t k = 0; k < K * blk; k++)
+            row[k] = 0;
+        for (int64_t kh = 0; kh < d->kh; kh++) {
+            int64_t ih = oh * d->sh - d->pt + kh * d->dh;
+            if (ih < 0 || ih >= d->h)
+                continue;
+            for (int64_t kw = 0; kw < d->kw; kw++) {
+                /* the output columns whose input column is inside the image */
+                int64_t off = kw * d->dw - d->pl, ow0 = 0, ow1 = d->ow;
+                while (ow0 < ow1 && ow0 * d->sw + off < 0)
+                    ow0++;
+                while (ow1 > ow0 && (ow1 - 1) * d->sw + off >= d->w)
+                    ow1--;
+                float *r = row + (kh * d->kw + kw) * blk;
+                const float *yr = dy + oh * d->ow * blk, *xr = x + ih * d->w * blk;
+                for (int64_t ow = ow0; ow < ow1; ow++) {
+                    const float *yp = yr + ow * blk, *xp = xr + (ow * d->sw + off) * blk;
+                    for (int64_t j = 0; j < blk; j++)
+                        r[j] += yp[j] * xp[j];
+                }
+            }
+        }
+        for (int64_t k = 0; k < K * blk; k++)
+            acc[k] += row[k];
+    }
+}
+
+static int dw_dweights_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    const dwg_data *d = s->data;
+    const float *dy = od_ptr(p, od_arg_mem(s, 0)), *x = od_ptr(p, od_arg_mem(s, 1));
+    int mw = od_arg_mem(s, 2), mb = od_arg_mem(s, 3);
+    int64_t blk = d->blk ? d->blk : 1, nb = (d->c + blk - 1) / blk, tiles = d->n * nb, K = d->kh * d->kw;
+    int64_t xrun = d->h * d->w * blk, yrun = d->oh * d->ow * blk;
+    double *part = malloc(sizeof(double) * (size_t)(tiles * K * blk));
+    float *rows = malloc(sizeof(float) * (size_t)(tiles * K * blk));
+    if (!part || !rows) {
+        free(part), free(rows);
+        return hpk_err_set(err, HPK_ENOMEM, "out of memory in ConvGrad");
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; t++) {
+        double *acc = part + t * K * blk;
+        float *row = rows + t * K * blk;
+        if (blk == 16)
+            dwg_tile(d, x + t * xrun, dy + t * yrun, acc, row, 16);
+        else if (blk == 8)
+            dwg_tile(d, x + t * xrun, dy + t * yrun, acc, row, 8);
+        else
+            dwg_tile(d, x + t * xrun, dy + t * yrun, acc, row, blk);
+    }
+    if (mw >= 0) {
+        float *dw = od_ptr(p, mw); /* plain [C, 1, KH, KW] */
+        for (int64_t c = 0; c < d->c; c++)
+            for (int64_t k = 0; k < K; k++) {
+                double v = 0;
+                for (int64_t n = 0; n < d->n; n++)
+                    v += part[((n * nb + c / blk) * K + k) * blk + c % blk];
+                dw[c * K + k] = (float)v;
+            }
+    }
+    free(part), free(rows);
+    if (mb >= 0) {
+        od_nc g = {d->n, d->c, d->oh * d->ow, d->blk};
+        double *sb = malloc(sizeof(double) * (size_t)d->c);
+        int rc = sb ? od_nc_sums(&g, dy, NULL, dy, NULL, sb, NULL) : HPK_ENOMEM;
+        if (!rc)
+            for (int64_t c = 0; c < d->c; c++)
+                ((float *)od_ptr(p, mb))[c] = (float)sb[c];
+        free(sb);
+        if (rc)
+            return hpk_err_set(err, rc, "ConvGrad: cannot sum the bias gradient");
+    }
+    return HPK_OK;
+}
+
+static int dw_dweights(be_plan *p, int ni, int dy, int x, int dw, int db, const ir_window *win)
+{
+    const ir_shape *xs = &p->shapes[x];
+    int xm, dym, rc;
+    if ((rc = od_value_mem(p, x, ni, &xm)))
+        return rc;
+    int64_t blk = p->mem[xm].has_md ? od_md_channel_block(&p->mem[xm].md) : -1;
+    if (blk != 8 && blk != 16) {
+        blk = 0;
+        if ((rc = od_input_plain(p, x, ni, &xm)))
+            return rc;
+    }
+    dnnl_dims_t yd = {xs->d[0], xs->d[1], win->oh, win->ow};
+    dnnl_memory_desc_t ymd;
+    dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32,
+                                 blk == 16 ? dnnl_aBcd16b : blk == 8 ? dnnl_aBcd8b : dnnl_abcd);
+    if ((rc = od_input_as(p, dy, ni, &ymd, &dym)))
+        return rc;
+    dwg_data *d = malloc(sizeof *d);
+    if (!d)
+        return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+    *d = (dwg_data){xs->d[0], xs->d[1], xs->d[2], xs->d[3], win->oh, win->ow, win->kh, win->kw, win->sh, win->sw,
+                    win->dh, win->dw, win->pt, win->pl, blk};
+    od_arg args[4];
+    int na = 0, m;
+    args[na++] = (od_arg){0, dym};
+    args[na++] = (od_arg){1, xm};
+    if (dw >= 0) {
+        if ((rc = od_output_new(p, dw, NULL, &m))) {
+            free(d);
+            return rc;
+        }
+        args[na++] = (od_arg){2, m};
+    }
+    if (db >= 0) {
+        if ((rc = od_output_new(p, db, NULL, &m))) {
+            free(d);
+            return rc;
+        }
+        args[na++] = (od_arg){3, m};
+    }
+    return od_step_kernel(p, ni, dw_dweights_kernel, d, args, na, false, "hpk:dw_weight_grad");
+}
+
 int od_op_ConvGrad(be_plan *p, int ni)
 {
     const ir_node *n = &p->g->nodes[ni];
@@ -168,6 +305,15 @@ int od_op_ConvGrad(be_plan *p, int ni)
     }
     dnnl_primitive_desc_destroy(fpd);
     fpd = NULL;
+    const char *impl = NULL;
+    if (wpd && G == xs->d[1] && G == M && dnnl_primitive_desc_query(wpd, dnnl_query_impl_info_str, 0,
+                                                                       (void *)&impl) == dnnl_success &&
+        impl && strstr(impl, "gemm")) {
+        dnnl_primitive_desc_destroy(wpd);
+        wpd = NULL;
+        if ((rc = dw_dweights(p, ni, dy, x, dw, db, &win)))
+            goto fail;
+    }
     if (dpd) {
         int dym, wm, wv, dxm;
         if ((rc = od_input_as(p, dy, ni, od_pd_md(dpd, dnnl_query_diff_dst_md, 0), &dym)) ||

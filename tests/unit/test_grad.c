@@ -280,6 +280,22 @@ static int conv(ir_graph *g, int64_t c, int64_t m, int64_t group, int64_t k, int
 static int b_conv(ir_graph *g) { return conv(g, 3, 4, 1, 3, 1, 1, 1, true); }
 static int b_conv_s2(ir_graph *g) { return conv(g, 4, 6, 2, 3, 2, 1, 1, false); }
 static int b_conv_dw(ir_graph *g) { return conv(g, 4, 4, 4, 3, 2, 1, 1, false); }
+/* depthwise 5x5 (its weight gradient is hpk's own kernel on oneDNN): on a plain input, and after a 1x1 conv so the
+ * input arrives channel-blocked (20 channels: a partial last block) */
+static int b_conv_dw5(ir_graph *g) { return conv(g, 6, 6, 6, 5, 2, 2, 1, true); }
+static int b_conv_pw_dw5(ir_graph *g)
+{
+    int64_t xs[4] = {2, 20, 7, 6}, w1s[4] = {20, 20, 1, 1}, w2s[4] = {20, 1, 5, 5}, pd[4] = {2, 2, 2, 2};
+    int x = param(g, "x", 4, xs, D_NORMAL), w1 = param(g, "w1", 4, w1s, D_NORMAL),
+        w2 = param(g, "w2", 4, w2s, D_NORMAL), t = value(g, "t"), y = value(g, "y");
+    int in1[2] = {x, w1};
+    node(g, IR_OP_Conv, in1, 2, t);
+    int in2[2] = {t, w2};
+    int ni = node(g, IR_OP_Conv, in2, 2, y);
+    CHECK(ir_node_set_int(g, ni, "group", 20, &err) == HPK_OK);
+    CHECK(ir_node_set_ints(g, ni, "pads", pd, 4, &err) == HPK_OK);
+    return y;
+}
 static int b_conv_dil(ir_graph *g) { return conv(g, 2, 3, 1, 3, 1, 2, 2, true); }
 static int b_conv_1x1(ir_graph *g) { return conv(g, 5, 3, 1, 1, 1, 0, 1, false); }
 
@@ -483,6 +499,7 @@ static const struct {
     {"Identity", b_identity, 1e-2f}, {"Clip (opset 13)", b_clip13, 1e-2f}, {"Clip (opset 9)", b_clip9, 1e-2f},
     {"Add (broadcast)", b_add, 1e-2f}, {"Sub (broadcast)", b_sub, 1e-2f}, {"Mul (broadcast)", b_mul, 1e-2f}, {"Div (broadcast)", b_div, 1e-2f},
     {"Pow (x^2)", b_pow, 1e-2f}, {"Conv", b_conv, 1e-2f}, {"Conv stride 2 group 2", b_conv_s2, 1e-2f}, {"Conv depthwise", b_conv_dw, 1e-2f},
+    {"Conv depthwise 5x5 stride 2 bias", b_conv_dw5, 1e-2f}, {"Conv 1x1 then depthwise 5x5", b_conv_pw_dw5, 1e-2f},
     {"Conv dilated", b_conv_dil, 1e-2f}, {"Conv 1x1", b_conv_1x1, 1e-2f}, {"BatchNormalization", b_bn, 1e-2f},
     {"GlobalAveragePool", b_gap, 1e-2f}, {"GlobalMaxPool", b_gmp, 1e-2f}, {"MaxPool", b_maxpool, 1e-2f},
     {"MaxPool ceil_mode", b_maxpool_ceil, 1e-2f}, {"AveragePool", b_avgpool, 1e-2f}, {"AveragePool pad+ceil", b_avgpool_cip, 1e-2f},
