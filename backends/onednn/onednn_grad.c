@@ -126,13 +126,15 @@ static inline __attribute__((always_inline)) void dwg_tile(const dwg_data *d, co
                     ow0++;
                 while (ow1 > ow0 && (ow1 - 1) * d->sw + off >= d->w)
                     ow1--;
-                float *r = row + (kh * d->kw + kw) * blk;
+                float *r = row + (kh * d->kw + kw) * blk, a[16] = {0}; /* a: in registers (blk is a constant) */
                 const float *yr = dy + oh * d->ow * blk, *xr = x + ih * d->w * blk;
                 for (int64_t ow = ow0; ow < ow1; ow++) {
                     const float *yp = yr + ow * blk, *xp = xr + (ow * d->sw + off) * blk;
                     for (int64_t j = 0; j < blk; j++)
-                        r[j] += yp[j] * xp[j];
+                        a[j] += yp[j] * xp[j];
                 }
+                for (int64_t j = 0; j < blk; j++)
+                    r[j] += a[j];
             }
         }
         for (int64_t k = 0; k < K * blk; k++)
@@ -198,7 +200,7 @@ static int dw_dweights(be_plan *p, int ni, int dy, int x, int dw, int db, const 
     if ((rc = od_value_mem(p, x, ni, &xm)))
         return rc;
     int64_t blk = p->mem[xm].has_md ? od_md_channel_block(&p->mem[xm].md) : -1;
-    if (blk != 8 && blk != 16) {
+    if (blk != 8 && blk != 16) { /* dwg_tile's accumulators hold 16 channels: other layouts go plain */
         blk = 0;
         if ((rc = od_input_plain(p, x, ni, &xm)))
             return rc;
@@ -411,7 +413,8 @@ typedef struct bng_data {
     double eps;
 } bng_data;
 
-/* dx of one (sample, channel-block) tile: co holds per padded channel k1·M, −k1·inv·Σdy·x̂, −k1·Σdy and the mean */
+/* dx of one (sample, channel-block) tile: a, b, c0 per padded channel are k1·M, −k1·inv·Σdy·x̂ and −k1·Σdy, mu the
+ * mean; applied in double (in float, MobileNetV2's one-step comparison with PyTorch drifts past its tolerance) */
 static inline __attribute__((always_inline)) void bng_tile(const float *dy, const float *x, float *dx, int64_t s,
                                                            int64_t blk, const double *a, const double *b,
                                                            const double *c0, const double *mu)
