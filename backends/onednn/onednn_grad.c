@@ -782,6 +782,45 @@ static int sum_to_shape_kernel(be_plan *p, const od_step *s, hpk_err *err)
     return HPK_OK;
 }
 
+/* SumToShape of [N, C, H, W] to [N, C, 1, 1] (the squeeze-excitation scale's gradient) on dY's own layout, plain or
+ * channel-blocked: one contiguous run per (sample, channel-block) tile, summed in double, in parallel */
+typedef struct st_nc_data {
+    od_nc g;
+} st_nc_data;
+
+static int sum_spatial_kernel(be_plan *p, const od_step *s, hpk_err *err)
+{
+    (void)err;
+    const st_nc_data *d = s->data;
+    const float *dy = od_ptr(p, s->args[0].mem);
+    float *dx = od_ptr(p, s->args[1].mem);
+    int64_t blk = d->g.blk ? d->g.blk : 1, nb = (d->g.c + blk - 1) / blk, tiles = d->g.n * nb, S = d->g.s;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t n = t / nb, c0 = (t % nb) * blk;
+        double acc[16] = {0};
+        const float *src = dy + t * S * blk;
+        for (int64_t i = 0; i < S; i++)
+            for (int64_t j = 0; j < blk; j++)
+                acc[j] += src[i * blk + j];
+        for (int64_t j = 0; j < blk && c0 + j < d->g.c; j++)
+            dx[n * d->g.c + c0 + j] = (float)acc[j];
+    }
+    return HPK_OK;
+}
+
+static bool sum_is_spatial(const ir_shape *ys, const ir_shape *ls)
+{
+    if (ys->rank < 3 || ls->rank != ys->rank || ls->d[0] != ys->d[0] || ls->d[1] != ys->d[1])
+        return false;
+    for (int i = 2; i < ls->rank; i++)
+        if (ls->d[i] != 1)
+            return false;
+    return true;
+}
+
 int od_op_SumToShape(be_plan *p, int ni)
 {
     const ir_node *n = &p->g->nodes[ni];
@@ -792,6 +831,29 @@ int od_op_SumToShape(be_plan *p, int ni)
         if ((rc = od_value_mem(p, dy, ni, &m)))
             return rc;
         return od_output_set(p, n->out[0], m);
+    }
+    if (sum_is_spatial(ys, ls)) {
+        int dym, dxm;
+        if ((rc = od_value_mem(p, dy, ni, &dym)))
+            return rc;
+        int64_t blk = p->mem[dym].has_md ? od_md_channel_block(&p->mem[dym].md) : -1;
+        if (blk != 0 && blk != 8 && blk != 16) {
+            blk = 0;
+            if ((rc = od_input_plain(p, dy, ni, &dym)))
+                return rc;
+        }
+        st_nc_data *d = malloc(sizeof *d);
+        if (!d)
+            return od_fail(p, HPK_ENOMEM, ni, "out of memory");
+        d->g = (od_nc){ys->d[0], ys->d[1], 1, blk};
+        for (int i = 2; i < ys->rank; i++)
+            d->g.s *= ys->d[i];
+        if ((rc = od_output_new(p, n->out[0], NULL, &dxm))) {
+            free(d);
+            return rc;
+        }
+        od_arg args[2] = {{0, dym}, {1, dxm}};
+        return od_step_kernel(p, ni, sum_spatial_kernel, d, args, 2, false, "hpk:sum_spatial");
     }
     st_data *d = calloc(1, sizeof *d);
     if (!d)

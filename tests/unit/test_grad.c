@@ -296,6 +296,19 @@ static int b_conv_pw_dw5(ir_graph *g)
     CHECK(ir_node_set_ints(g, ni, "pads", pd, 4, &err) == HPK_OK);
     return y;
 }
+/* the squeeze-excitation multiply: x [2, 20, 3, 3] (channel-blocked: out of a 1x1 conv) times s [2, 20, 1, 1]; its
+ * gradient for s sums dY·x over the spatial dims on the blocked layout */
+static int b_se_mul(ir_graph *g)
+{
+    int64_t xs[4] = {2, 20, 3, 3}, ws[4] = {20, 20, 1, 1}, ss[4] = {2, 20, 1, 1};
+    int x = param(g, "x", 4, xs, D_NORMAL), w = param(g, "w", 4, ws, D_NORMAL), s = param(g, "s", 4, ss, D_NORMAL),
+        t = value(g, "t"), y = value(g, "y");
+    int in1[2] = {x, w};
+    node(g, IR_OP_Conv, in1, 2, t);
+    int in2[2] = {t, s};
+    node(g, IR_OP_Mul, in2, 2, y);
+    return y;
+}
 static int b_conv_dil(ir_graph *g) { return conv(g, 2, 3, 1, 3, 1, 2, 2, true); }
 static int b_conv_1x1(ir_graph *g) { return conv(g, 5, 3, 1, 1, 1, 0, 1, false); }
 
@@ -500,6 +513,7 @@ static const struct {
     {"Add (broadcast)", b_add, 1e-2f}, {"Sub (broadcast)", b_sub, 1e-2f}, {"Mul (broadcast)", b_mul, 1e-2f}, {"Div (broadcast)", b_div, 1e-2f},
     {"Pow (x^2)", b_pow, 1e-2f}, {"Conv", b_conv, 1e-2f}, {"Conv stride 2 group 2", b_conv_s2, 1e-2f}, {"Conv depthwise", b_conv_dw, 1e-2f},
     {"Conv depthwise 5x5 stride 2 bias", b_conv_dw5, 1e-2f}, {"Conv 1x1 then depthwise 5x5", b_conv_pw_dw5, 1e-2f},
+    {"Conv 1x1 then Mul by [N, C, 1, 1]", b_se_mul, 1e-2f},
     {"Conv dilated", b_conv_dil, 1e-2f}, {"Conv 1x1", b_conv_1x1, 1e-2f}, {"BatchNormalization", b_bn, 1e-2f},
     {"GlobalAveragePool", b_gap, 1e-2f}, {"GlobalMaxPool", b_gmp, 1e-2f}, {"MaxPool", b_maxpool, 1e-2f},
     {"MaxPool ceil_mode", b_maxpool_ceil, 1e-2f}, {"AveragePool", b_avgpool, 1e-2f}, {"AveragePool pad+ceil", b_avgpool_cip, 1e-2f},
