@@ -14,6 +14,9 @@ typedef struct pass_info {
 #include "passes.def"
 #undef PASS
 
+/* Internal passes, not offered by hpk opt (see their files): the training graph's HardSwish fusion. */
+int pass_fuse_hardswish(ir_graph *g, hpk_err *err);
+
 /* All registered passes, NULL-terminated by name. */
 extern const pass_info pass_table[];
 const pass_info *pass_find(const char *name);

@@ -106,8 +106,20 @@ int train_graphs_build(const train_config *c, ir_graph *base, train_graphs *rg, 
         return rc;
     if (!with_train)
         return HPK_OK;
-    if ((rc = ir_graph_clone(rg->heads, &rg->train, err)) || (rc = pass_training_mode(rg->train, err)) ||
-        (rc = pass_autodiff(rg->train, rg->losses, rg->n_losses, err)) || (rc = ir_verify(rg->train, err)))
+    /* the training graph fuses torch's hardswish into one op (pass_fuse_hardswish.c); compaction renumbers
+     * values, so the losses are found again by name */
+    ad_loss *losses = rg->train_losses;
+    if ((rc = ir_graph_clone(rg->heads, &rg->train, err)) || (rc = pass_fuse_hardswish(rg->train, err)))
+        return rc;
+    for (int i = 0; i < rg->n_losses; i++) {
+        losses[i] = rg->losses[i];
+        losses[i].value = ir_graph_find(rg->train, rg->heads->values[rg->losses[i].value].name);
+        if (losses[i].value < 0)
+            return hpk_err_set(err, HPK_EINTERNAL, "training graph: loss %s lost by the HardSwish fusion",
+                               rg->heads->values[rg->losses[i].value].name);
+    }
+    if ((rc = pass_training_mode(rg->train, err)) ||
+        (rc = pass_autodiff(rg->train, losses, rg->n_losses, err)) || (rc = ir_verify(rg->train, err)))
         return rc;
     return HPK_OK;
 }

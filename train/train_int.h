@@ -6,7 +6,8 @@
 
 typedef struct train_graphs {
     ir_graph *base, *heads, *train, *eval;
-    ad_loss losses[HEADS_MAX + 1]; /* value ids in heads (and train: same ids) */
+    ad_loss losses[HEADS_MAX + 1];       /* value ids in heads */
+    ad_loss train_losses[HEADS_MAX + 1]; /* the same losses' value ids in train (its own ids: found by name) */
     int n_losses;
     char loss_names[HEADS_MAX + 1][64]; /* "fc", "stage5", ... */
     char head_names[256];               /* storage for the parsed head list */

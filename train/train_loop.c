@@ -356,7 +356,7 @@ static int build_run(run *r, const train_ckpt *ck, hpk_err *err)
     r->y = r->be->io(r->plan, g->inputs[1]);
     r->logits = r->be->io(r->plan, g->outputs[0]);
     for (int i = 0; i < r->rg.n_losses; i++)
-        r->loss_buf[i] = r->be->io(r->plan, r->rg.losses[i].value)->data;
+        r->loss_buf[i] = r->be->io(r->plan, r->rg.train_losses[i].value)->data;
     if (ck && (rc = restore_checkpoint(r, ck, err)))
         return rc;
     if (ck) { /* the loader must start where the checkpoint stopped */
