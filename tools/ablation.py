@@ -117,7 +117,8 @@ with open(os.path.join(a.out, "results.md"), "w") as f:
     f.write(f"{a.model} ×{a.width}, {a.data} → {a.val}, {a.epochs} epochs, batch {a.batch}, seeds {a.seeds} "
             f"{a.extra}\n\n| table | configuration | test top-1 (mean ± std) | per seed |\n|---|---|---|---|\n")
     for t, l, m, s, v in rows:
-        f.write(f"| {t} | {l} | {m:.2f} ± {s:.2f} | {', '.join(f'{x:.2f}' for x in v)} |\n")
+        cell = "diverged (NaN loss)" if not any(v) else f"{m:.2f} ± {s:.2f}"
+        f.write(f"| {t} | {l} | {cell} | {', '.join('NaN' if x == 0 else f'{x:.2f}' for x in v)} |\n")
 try:
     import matplotlib
     matplotlib.use("Agg")
@@ -128,8 +129,16 @@ try:
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
-    lo = min(r[2] - r[3] for r in rows)
-    ax.set_xlim(max(0, lo - 2), min(100, max(r[2] + r[3] for r in rows) + 1))
+    ok = [r for r in rows if any(r[4])] or rows  # diverged runs count as 0: keep them out of the axis range
+    lo = max(0, min(r[2] - r[3] for r in ok) - 2)
+    ax.set_xlim(lo, min(100, max(r[2] + r[3] for r in ok) + 1))
+    for i, r in enumerate(rows):
+        if not any(r[4]):
+            ax.text(lo + 0.1, i, "diverged (NaN loss)", va="center", fontsize=8, color="#a83232")
+    base = [r[2] for r in rows if r[1].startswith("cross-entropy")]
+    if base:
+        ax.axvline(base[0], color="#888888", linestyle="--", linewidth=1, label="cross-entropy, no heads")
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("test top-1 (%), mean ± std over seeds")
     ax.set_title(f"hpk ablations: {a.model} ×{a.width} on {a.data}, {a.epochs} epochs")
     fig.tight_layout()
