@@ -179,6 +179,23 @@ static int binary(be_plan *p, int ni)
                 dnnl_primitive_desc_destroy(tpd);
             }
         }
+        /* else the big operand's channel blocking (oneDNN chooses nhwc for some [N,C,1,1] convolution outputs,
+         * and its binary then falls back to the reference kernel, ~100x slower than the jit) */
+        int64_t blk = od_md_channel_block(&amd);
+        if (bm < 0 && r == 4 && p->shapes[b].rank == 4 && (blk == 8 || blk == 16)) {
+            dnnl_memory_desc_t bt;
+            dnnl_dims_t bd4 = {p->shapes[b].d[0], p->shapes[b].d[1], p->shapes[b].d[2], p->shapes[b].d[3]};
+            dnnl_primitive_desc_t tpd;
+            if (dnnl_memory_desc_init_by_tag(&bt, 4, bd4, dnnl_f32, blk == 16 ? dnnl_aBcd16b : dnnl_aBcd8b) ==
+                    dnnl_success &&
+                dnnl_binary_desc_init(&bd, alg, &amd, &bt, &amd) == dnnl_success &&
+                od_pd_try(p, &tpd, &bd, NULL) == dnnl_success) {
+                bool jit = strncmp(od_pd_impl(tpd), "ref", 3) != 0;
+                dnnl_primitive_desc_destroy(tpd);
+                if (jit && (rc = od_input_as(p, b, ni, &bt, &bm)))
+                    return rc;
+            }
+        }
         if (bm < 0)
             rc = plain_view(p, b, ni, &pb, &bm);
     }
