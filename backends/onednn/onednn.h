@@ -154,6 +154,15 @@ int od_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
 /* 0 for the plain layout; B for a dense layout that blocks only the channels (dim 1) by B, as oneDNN's
  * convolutions produce (nChw8c...); -1 for anything else. */
 int64_t od_md_channel_block(const dnnl_memory_desc_t *md);
+/* The hand kernels' innermost tile loops, compiled for AVX-512, AVX2 and the baseline and picked at load time
+ * (GCC/clang function multiversioning): they are compute-bound in double. ISO C mode keeps floating-point
+ * contraction off, so every version computes the same bits. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HPK_NO_TARGET_CLONES)
+#define OD_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OD_MULTIVERSION
+#endif
+
 /* A [N, C, S] tensor in the plain layout (blk 0) or channel-blocked by blk: [N, ceil(C/blk), S, blk], the padding
  * channels of the last block zero. Sums run over (sample, channel-block) tiles, each one contiguous run, in
  * double, reduced over the samples in a fixed order (the result does not depend on the thread count). */

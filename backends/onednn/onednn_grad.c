@@ -142,6 +142,16 @@ static inline __attribute__((always_inline)) void dwg_tile(const dwg_data *d, co
     }
 }
 
+OD_MULTIVERSION static void dwg_tile16(const dwg_data *d, const float *x, const float *dy, double *acc, float *row)
+{
+    dwg_tile(d, x, dy, acc, row, 16);
+}
+
+OD_MULTIVERSION static void dwg_tile8(const dwg_data *d, const float *x, const float *dy, double *acc, float *row)
+{
+    dwg_tile(d, x, dy, acc, row, 8);
+}
+
 static int dw_dweights_kernel(be_plan *p, const od_step *s, hpk_err *err)
 {
     const dwg_data *d = s->data;
@@ -162,9 +172,9 @@ static int dw_dweights_kernel(be_plan *p, const od_step *s, hpk_err *err)
         double *acc = part + t * K * blk;
         float *row = rows + t * K * blk;
         if (blk == 16)
-            dwg_tile(d, x + t * xrun, dy + t * yrun, acc, row, 16);
+            dwg_tile16(d, x + t * xrun, dy + t * yrun, acc, row);
         else if (blk == 8)
-            dwg_tile(d, x + t * xrun, dy + t * yrun, acc, row, 8);
+            dwg_tile8(d, x + t * xrun, dy + t * yrun, acc, row);
         else
             dwg_tile(d, x + t * xrun, dy + t * yrun, acc, row, blk);
     }
@@ -424,6 +434,18 @@ static inline __attribute__((always_inline)) void bng_tile(const float *dy, cons
             dx[i * blk + j] = (float)(a[j] * dy[i * blk + j] + b[j] * ((double)x[i * blk + j] - mu[j]) + c0[j]);
 }
 
+OD_MULTIVERSION static void bng_tile16(const float *dy, const float *x, float *dx, int64_t s, const double *a,
+                                       const double *b, const double *c0, const double *mu)
+{
+    bng_tile(dy, x, dx, s, 16, a, b, c0, mu);
+}
+
+OD_MULTIVERSION static void bng_tile8(const float *dy, const float *x, float *dx, int64_t s, const double *a,
+                                      const double *b, const double *c0, const double *mu)
+{
+    bng_tile(dy, x, dx, s, 8, a, b, c0, mu);
+}
+
 static int bn_grad_kernel(be_plan *p, const od_step *st, hpk_err *err)
 {
     const bng_data *d = st->data;
@@ -465,9 +487,9 @@ static int bn_grad_kernel(be_plan *p, const od_step *st, hpk_err *err)
         for (int64_t t = 0; t < tiles; t++) {
             int64_t o = (t % nb) * blk;
             if (blk == 16)
-                bng_tile(dy + t * run, x + t * run, dx + t * run, d->g.s, 16, ca + o, cb + o, c0 + o, mu + o);
+                bng_tile16(dy + t * run, x + t * run, dx + t * run, d->g.s, ca + o, cb + o, c0 + o, mu + o);
             else if (blk == 8)
-                bng_tile(dy + t * run, x + t * run, dx + t * run, d->g.s, 8, ca + o, cb + o, c0 + o, mu + o);
+                bng_tile8(dy + t * run, x + t * run, dx + t * run, d->g.s, ca + o, cb + o, c0 + o, mu + o);
             else
                 bng_tile(dy + t * run, x + t * run, dx + t * run, d->g.s, blk, ca + o, cb + o, c0 + o, mu + o);
         }
@@ -684,8 +706,8 @@ static int eltwise_grad_kernel(be_plan *p, const od_step *s, hpk_err *err)
 #endif
     case IR_OP_ReluGrad: EG_LOOP(v[i] > 0.0f ? g : 0.0f);
     case IR_OP_SigmoidGrad: EG_LOOP(g * v[i] * (1.0f - v[i]));
-    case IR_OP_ClipGrad: EG_LOOP((v[i] > a) & (v[i] < b) ? g : 0.0f);
-    case IR_OP_HardSigmoidGrad: EG_LOOP((a * v[i] + b > 0.0f) & (a * v[i] + b < 1.0f) ? g * a : 0.0f);
+    case IR_OP_ClipGrad: EG_LOOP(((v[i] > a) & (v[i] < b)) ? g : 0.0f);
+    case IR_OP_HardSigmoidGrad: EG_LOOP(((a * v[i] + b > 0.0f) & (a * v[i] + b < 1.0f)) ? g * a : 0.0f);
     case IR_OP_HardSwishGrad: EG_LOOP(v[i] < -3.0f ? 0.0f : (v[i] <= 3.0f ? g * (v[i] / 3.0f + 0.5f) : g));
     case IR_OP_DropoutGrad: EG_LOOP(mask[i] ? g * a : 0.0f);
     default: break;

@@ -73,6 +73,19 @@ static void nc_run_sums(const float *a, const float *b, int64_t s, double ka, do
     *pa = acc_a, *pab = acc_ab;
 }
 
+/* the tile loop with blk a constant, one function per block size so each is multiversioned */
+OD_MULTIVERSION static void nc_tile16(const float *a, const float *b, int64_t s, const double *ka, const double *kb,
+                                      double *pa, double *pab)
+{
+    nc_tile_sums(a, b, s, 16, ka, kb, pa, pab);
+}
+
+OD_MULTIVERSION static void nc_tile8(const float *a, const float *b, int64_t s, const double *ka, const double *kb,
+                                     double *pa, double *pab)
+{
+    nc_tile_sums(a, b, s, 8, ka, kb, pa, pab);
+}
+
 int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b, const double *kb, double *sa,
                double *sab)
 {
@@ -93,9 +106,9 @@ int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b,
         const float *ta = a + t * run, *tb = b + t * run;
         double *pa = part + t * blk * 2, *pab = pa + blk;
         if (blk == 16)
-            nc_tile_sums(ta, tb, g->s, 16, sha, shb, pa, pab);
+            nc_tile16(ta, tb, g->s, sha, shb, pa, pab);
         else if (blk == 8)
-            nc_tile_sums(ta, tb, g->s, 8, sha, shb, pa, pab);
+            nc_tile8(ta, tb, g->s, sha, shb, pa, pab);
         else if (blk == 1)
             nc_run_sums(ta, tb, g->s, sha[0], shb[0], pa, pab);
         else
