@@ -33,8 +33,7 @@ int pass_fuse_hardswish(ir_graph *g, hpk_err *err)
             int x = n->in[k], s = torch_hardsigmoid_of(g, n->in[1 - k], x);
             if (s < 0)
                 continue;
-            g->nodes[s].dead = true;
-            g->values[n->in[1 - k]].producer = -1;
+            g->nodes[s].dead = true; /* ir_graph_compact drops it and recomputes producers */
             n->op = IR_OP_HardSwish;
             n->in[0] = x;
             n->in[1] = -1;

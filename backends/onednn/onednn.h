@@ -169,6 +169,7 @@ int64_t od_md_channel_block(const dnnl_memory_desc_t *md);
 typedef struct od_nc {
     int64_t n, c, s, blk;
 } od_nc;
+enum { OD_NC_MAX_BLK = 16 }; /* the largest channel block od_nc_sums takes */
 /* Per channel c: sa[c] = Σ (a − ka[c]) and, when sab, sab[c] = Σ (a − ka[c])·(b − kb[c]); a NULL shift is 0.
  * HPK_OK or HPK_ENOMEM. */
 int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b, const double *kb, double *sa,

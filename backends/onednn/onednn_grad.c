@@ -507,7 +507,7 @@ int od_op_BatchNormalizationGrad(be_plan *p, int ni)
     if ((rc = od_value_mem(p, x, ni, &xm)))
         return rc;
     int64_t blk = p->mem[xm].has_md ? od_md_channel_block(&p->mem[xm].md) : -1;
-    if (blk < 0 || blk > 16) {
+    if (blk < 0 || blk > OD_NC_MAX_BLK) {
         if ((rc = od_input_plain(p, x, ni, &xm)))
             return rc;
         blk = 0;
@@ -805,32 +805,22 @@ static int sum_to_shape_kernel(be_plan *p, const od_step *s, hpk_err *err)
 }
 
 /* SumToShape of [N, C, H, W] to [N, C, 1, 1] (the squeeze-excitation scale's gradient) on dY's own layout, plain or
- * channel-blocked: one contiguous run per (sample, channel-block) tile, summed in double, in parallel */
-typedef struct st_nc_data {
-    od_nc g;
-} st_nc_data;
-
+ * channel-blocked: the N samples' channel blocks are consecutive in memory, so dY is one sample of N·Cpad channels
+ * for od_nc_sums */
 static int sum_spatial_kernel(be_plan *p, const od_step *s, hpk_err *err)
 {
-    (void)err;
-    const st_nc_data *d = s->data;
+    const od_nc *d = s->data;
     const float *dy = od_ptr(p, s->args[0].mem);
     float *dx = od_ptr(p, s->args[1].mem);
-    int64_t blk = d->g.blk ? d->g.blk : 1, nb = (d->g.c + blk - 1) / blk, tiles = d->g.n * nb, S = d->g.s;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-    for (int64_t t = 0; t < tiles; t++) {
-        int64_t n = t / nb, c0 = (t % nb) * blk;
-        double acc[16] = {0};
-        const float *src = dy + t * S * blk;
-        for (int64_t i = 0; i < S; i++)
-            for (int64_t j = 0; j < blk; j++)
-                acc[j] += src[i * blk + j];
-        for (int64_t j = 0; j < blk && c0 + j < d->g.c; j++)
-            dx[n * d->g.c + c0 + j] = (float)acc[j];
-    }
-    return HPK_OK;
+    int64_t blk = d->blk ? d->blk : 1, cpad = (d->c + blk - 1) / blk * blk;
+    od_nc one = {1, d->n * cpad, d->s, d->blk};
+    double *sum = malloc(sizeof(double) * (size_t)one.c);
+    int rc = sum ? od_nc_sums(&one, dy, NULL, dy, NULL, sum, NULL) : HPK_ENOMEM;
+    for (int64_t n = 0; !rc && n < d->n; n++)
+        for (int64_t c = 0; c < d->c; c++)
+            dx[n * d->c + c] = (float)sum[n * cpad + c];
+    free(sum);
+    return rc ? hpk_err_set(err, rc, "SumToShape: cannot sum this layout") : HPK_OK;
 }
 
 static bool sum_is_spatial(const ir_shape *ys, const ir_shape *ls)
@@ -864,12 +854,12 @@ int od_op_SumToShape(be_plan *p, int ni)
             if ((rc = od_input_plain(p, dy, ni, &dym)))
                 return rc;
         }
-        st_nc_data *d = malloc(sizeof *d);
+        od_nc *d = malloc(sizeof *d);
         if (!d)
             return od_fail(p, HPK_ENOMEM, ni, "out of memory");
-        d->g = (od_nc){ys->d[0], ys->d[1], 1, blk};
+        *d = (od_nc){ys->d[0], ys->d[1], 1, blk};
         for (int i = 2; i < ys->rank; i++)
-            d->g.s *= ys->d[i];
+            d->s *= ys->d[i];
         if ((rc = od_output_new(p, n->out[0], NULL, &dxm))) {
             free(d);
             return rc;

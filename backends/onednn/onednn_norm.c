@@ -40,8 +40,6 @@ static int running_kernel(be_plan *p, const od_step *s, hpk_err *err)
 
 /* ---- per-channel sums over (sample, channel-block) tiles ---------------------------------------------------- */
 
-enum { NC_MAX_BLK = 16 };
-
 /* one tile: s positions × blk channels, contiguous; accumulators per channel in double */
 static inline __attribute__((always_inline)) void nc_tile_sums(const float *a, const float *b, int64_t s, int64_t blk,
                                                                const double *ka, const double *kb, double *pa,
@@ -49,7 +47,7 @@ static inline __attribute__((always_inline)) void nc_tile_sums(const float *a, c
 {
     /* double accumulators: Σ dy of a BatchNormalization gradient cancels (Σ|dy| ≫ |Σ dy|), and float chunks of
      * 32 already put MobileNetV2's one-step comparison with PyTorch past its tolerance */
-    double acc_a[NC_MAX_BLK] = {0}, acc_ab[NC_MAX_BLK] = {0};
+    double acc_a[OD_NC_MAX_BLK] = {0}, acc_ab[OD_NC_MAX_BLK] = {0};
     for (int64_t i = 0; i < s; i++)
         for (int64_t j = 0; j < blk; j++) {
             double da = (double)a[i * blk + j] - ka[j];
@@ -90,7 +88,7 @@ int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b,
                double *sab)
 {
     int64_t blk = g->blk ? g->blk : 1, nb = (g->c + blk - 1) / blk, tiles = g->n * nb, run = g->s * blk;
-    if (blk > NC_MAX_BLK)
+    if (blk > OD_NC_MAX_BLK)
         return HPK_EUNSUPPORTED;
     double *part = malloc(sizeof(double) * (size_t)(tiles * blk * 2));
     if (!part)
@@ -100,7 +98,7 @@ int od_nc_sums(const od_nc *g, const float *a, const double *ka, const float *b,
 #endif
     for (int64_t t = 0; t < tiles; t++) {
         int64_t cb = t % nb;
-        double sha[NC_MAX_BLK] = {0}, shb[NC_MAX_BLK] = {0};
+        double sha[OD_NC_MAX_BLK] = {0}, shb[OD_NC_MAX_BLK] = {0};
         for (int64_t j = 0; j < blk && cb * blk + j < g->c; j++)
             sha[j] = ka ? ka[cb * blk + j] : 0.0, shb[j] = kb ? kb[cb * blk + j] : 0.0;
         const float *ta = a + t * run, *tb = b + t * run;
@@ -240,7 +238,7 @@ int od_op_BatchNormalization(be_plan *p, int ni)
         args[na++] = (od_arg){DNNL_ARG_VARIANCE, bvar};
         int sx = xm;
         int64_t blk = od_md_channel_block(&md);
-        if (blk > NC_MAX_BLK)
+        if (blk > OD_NC_MAX_BLK)
             blk = -1;
         if (blk < 0 && (rc = od_input_plain(p, x, ni, &sx))) {
             dnnl_primitive_desc_destroy(pd);
